@@ -1,0 +1,66 @@
+"""The portal's application factory; `flask --app app ...` finds `app` here."""
+import sqlalchemy as sa
+from flask import Flask
+from flask_appbuilder import AppBuilder, IndexView
+from flask_migrate import Migrate
+from flask_wtf.csrf import CSRFProtect
+
+from config import BASE_DIR, Config, check_production_safety
+from models import db
+from views import register_views
+from views.base import reject_malformed_list_arguments
+from views.security import PortalSecurityManager
+
+
+class PortalIndexView(IndexView):
+    index_template = "portal/index.html"
+
+
+@sa.event.listens_for(sa.engine.Engine, "connect")
+def _enforce_sqlite_foreign_keys(dbapi_connection, connection_record):
+    # SQLite ignores foreign keys unless asked; without this a tenant could lose its trajectories.
+    if type(dbapi_connection).__module__.startswith("sqlite3"):
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.close()
+
+
+def create_app(config=None) -> Flask:
+    """Build a portal app; `config` is a mapping of settings that override `config.Config`."""
+    app = Flask(__name__, template_folder=str(BASE_DIR / "templates"))
+    app.config.from_object(Config)
+    if config:
+        app.config.update(config)
+    check_production_safety(app.config)
+    (BASE_DIR / "instance").mkdir(exist_ok=True)
+
+    db.init_app(app)
+    # CSRFProtect must come before AppBuilder so that FAB exempts its API blueprints.
+    CSRFProtect(app)
+    Migrate(app, db, directory=str(BASE_DIR / "migrations"), render_as_batch=True, compare_type=True)
+
+    with app.app_context():
+        appbuilder = AppBuilder(
+            security_manager_class=PortalSecurityManager, indexview=PortalIndexView,
+            base_template="portal/base.html",
+        )
+        appbuilder.init_app(app, db.session)
+        app.extensions["portal_views"] = register_views(appbuilder)
+    app.before_request(reject_malformed_list_arguments)
+
+    from views.formatting import show_date
+
+    app.jinja_env.globals["format_date"] = show_date
+
+    from commands import register_commands
+
+    register_commands(app)
+    return app
+
+
+def __getattr__(name):
+    # `flask --app app` looks up `app`; building it lazily keeps `import app` free of side effects.
+    if name == "app":
+        globals()["app"] = create_app()
+        return globals()["app"]
+    raise AttributeError(name)

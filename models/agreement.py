@@ -1,0 +1,102 @@
+"""The woonbegeleidingsovereenkomst: obligations of every party, in force once all have signed."""
+import sqlalchemy as sa
+from flask_babel import lazy_gettext as _l
+from sqlalchemy.orm import relationship
+
+from .base import Model, VersionedMixin, enum_column
+from .enums import AgreementStatus, ObligationStatus, SigningParty
+
+
+class Agreement(VersionedMixin, Model):
+    """One version of a trajectory's agreement, linked to the rental contract."""
+
+    __tablename__ = "agreement"
+    __scope__ = "trajectory"
+
+    id = sa.Column(sa.Integer, primary_key=True)
+    trajectory_id = sa.Column(
+        sa.Integer, sa.ForeignKey("trajectory.id", ondelete="RESTRICT"), nullable=False, index=True
+    )
+    agreement_version = sa.Column(sa.Integer, nullable=False, default=1, info={"label": _l("Version")})
+    rental_contract_number = sa.Column(sa.String(50), info={"label": _l("Rental contract number")})
+    drawn_up_on = sa.Column(sa.Date, nullable=False, info={"label": _l("Drawn up on")})
+    valid_from = sa.Column(sa.Date, info={"label": _l("Valid from")})
+    valid_until = sa.Column(sa.Date, info={"label": _l("Valid until")})
+    status = enum_column(
+        AgreementStatus, nullable=False, default=AgreementStatus.draft, info={"label": _l("Status")}
+    )
+    notes = sa.Column(sa.Text, info={"label": _l("Notes")})
+
+    trajectory = relationship("Trajectory", back_populates="agreements", info={"label": _l("Trajectory")})
+    obligations = relationship(
+        "Obligation", back_populates="agreement", cascade="all, delete-orphan", order_by="Obligation.due_date"
+    )
+    signatures = relationship(
+        "Signature", back_populates="agreement", cascade="all, delete-orphan", order_by="Signature.signed_on"
+    )
+
+    @property
+    def missing_signatures(self) -> list[str]:
+        """The parties (tenant and involved organisations) that have not signed yet."""
+        signed_orgs = {s.organisation_id for s in self.signatures if s.party == SigningParty.organisation}
+        missing = []
+        if not any(s.party == SigningParty.tenant for s in self.signatures):
+            missing.append(str(SigningParty.tenant.label))
+        missing.extend(
+            org.name for org in self.trajectory.involved_organisations if org.id not in signed_orgs
+        )
+        return missing
+
+    @property
+    def is_fully_signed(self) -> bool:
+        return not self.missing_signatures
+
+    def __str__(self) -> str:
+        return f"{self.trajectory} – v{self.agreement_version}"
+
+
+class Obligation(VersionedMixin, Model):
+    """What one party (or the tenant) must do under the agreement, and by when."""
+
+    __tablename__ = "obligation"
+    __scope__ = "agreement.trajectory"
+
+    id = sa.Column(sa.Integer, primary_key=True)
+    agreement_id = sa.Column(
+        sa.Integer, sa.ForeignKey("agreement.id", ondelete="CASCADE"), nullable=False, index=True
+    )
+    party = enum_column(SigningParty, nullable=False, info={"label": _l("Party")})
+    organisation_id = sa.Column(sa.Integer, sa.ForeignKey("organisation.id", ondelete="RESTRICT"), index=True)
+    description = sa.Column(sa.Text, nullable=False, info={"label": _l("Obligation")})
+    due_date = sa.Column(sa.Date, info={"label": _l("Due date")})
+    status = enum_column(
+        ObligationStatus, nullable=False, default=ObligationStatus.open, info={"label": _l("Status")}
+    )
+
+    agreement = relationship("Agreement", back_populates="obligations", info={"label": _l("Agreement")})
+    organisation = relationship("Organisation", info={"label": _l("Organisation")})
+
+    def __str__(self) -> str:
+        return (self.description or "")[:60]
+
+
+class Signature(VersionedMixin, Model):
+    """A party's signature on an agreement: the tenant, or an involved organisation."""
+
+    __tablename__ = "signature"
+    __scope__ = "agreement.trajectory"
+
+    id = sa.Column(sa.Integer, primary_key=True)
+    agreement_id = sa.Column(
+        sa.Integer, sa.ForeignKey("agreement.id", ondelete="CASCADE"), nullable=False, index=True
+    )
+    party = enum_column(SigningParty, nullable=False, info={"label": _l("Party")})
+    organisation_id = sa.Column(sa.Integer, sa.ForeignKey("organisation.id", ondelete="RESTRICT"), index=True)
+    signed_by = sa.Column(sa.String(150), nullable=False, info={"label": _l("Signed by")})
+    signed_on = sa.Column(sa.Date, nullable=False, info={"label": _l("Signed on")})
+
+    agreement = relationship("Agreement", back_populates="signatures", info={"label": _l("Agreement")})
+    organisation = relationship("Organisation", info={"label": _l("Organisation")})
+
+    def __str__(self) -> str:
+        return f"{self.signed_by} ({self.organisation or SigningParty.tenant.label})"

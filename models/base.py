@@ -1,0 +1,64 @@
+"""The database handle, shared column types and mixins for every portal model."""
+import enum
+
+import sqlalchemy as sa
+from flask_appbuilder import Model
+from flask_appbuilder.utils.legacy import get_sqla_class
+from sqlalchemy.orm import declared_attr
+
+db = get_sqla_class()()
+
+# Named constraints let later migrations alter tables, SQLite's batch mode included.
+Model.metadata.naming_convention = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+Money = sa.Numeric(12, 2)
+
+
+class LabelledEnum(str, enum.Enum):
+    """An enum whose value is the stored key and whose label is translated when shown."""
+
+    @classmethod
+    def labels(cls) -> dict:
+        raise NotImplementedError
+
+    @property
+    def label(self):
+        return self.labels()[self]
+
+    def __str__(self) -> str:
+        return str(self.label)
+
+
+def enum_column(enum_class, **kwargs):
+    """A column that stores an enum's key as text, so new members need no type change."""
+    return sa.Column(
+        sa.Enum(
+            enum_class,
+            native_enum=False,
+            length=32,
+            values_callable=lambda members: [m.value for m in members],
+            validate_strings=True,
+        ),
+        **kwargs,
+    )
+
+
+class VersionedMixin:
+    """Optimistic locking: an UPDATE whose row changed since it was read fails."""
+
+    @declared_attr
+    def version(cls):
+        return sa.Column(sa.Integer, nullable=False, default=1, server_default="1")
+
+    @declared_attr
+    def __mapper_args__(cls):
+        return {"version_id_col": cls.version}
+
+
+__all__ = ["db", "Model", "Money", "LabelledEnum", "enum_column", "VersionedMixin"]

@@ -1,0 +1,34 @@
+"""The quarterly evaluation of a running trajectory."""
+import sqlalchemy as sa
+from flask_babel import lazy_gettext as _l
+from sqlalchemy.orm import relationship
+
+from .base import Model, VersionedMixin, enum_column
+from .enums import Assessment
+
+
+class Evaluation(VersionedMixin, Model):
+    """One evaluation: planned, and once held, its assessment and findings."""
+
+    __tablename__ = "evaluation"
+    __scope__ = "trajectory"
+
+    id = sa.Column(sa.Integer, primary_key=True)
+    trajectory_id = sa.Column(
+        sa.Integer, sa.ForeignKey("trajectory.id", ondelete="RESTRICT"), nullable=False, index=True
+    )
+    planned_date = sa.Column(sa.Date, nullable=False, info={"label": _l("Planned date")})
+    held_date = sa.Column(sa.Date, info={"label": _l("Held on")})
+    participants = sa.Column(sa.String(500), info={"label": _l("Participants")})
+    assessment = enum_column(Assessment, info={"label": _l("Assessment")})
+    rent_paid = sa.Column(sa.Boolean, info={"label": _l("Rent paid")})
+    new_debts = sa.Column(sa.Boolean, info={"label": _l("New debts")})
+    nuisance_reports = sa.Column(sa.Integer, info={"label": _l("Nuisance reports")})
+    obligations_kept = sa.Column(sa.Boolean, info={"label": _l("Obligations kept")})
+    interventions_agreed = sa.Column(sa.Text, info={"label": _l("Interventions agreed")})
+    notes = sa.Column(sa.Text, info={"label": _l("Notes")})
+
+    trajectory = relationship("Trajectory", back_populates="evaluations", info={"label": _l("Trajectory")})
+
+    def __str__(self) -> str:
+        return f"{self.trajectory} – {self.planned_date:%d-%m-%Y}" if self.planned_date else str(self.trajectory)

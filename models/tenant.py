@@ -1,0 +1,50 @@
+"""The tenant (huurder) at risk of eviction."""
+import sqlalchemy as sa
+from flask_babel import lazy_gettext as _l
+from sqlalchemy.orm import relationship
+
+from .base import Model, Money, VersionedMixin, enum_column
+from .enums import Household
+
+
+class Tenant(VersionedMixin, Model):
+    """A tenant; BSN and psychosocial notes are special-category data (AVG art. 9/87)."""
+
+    __tablename__ = "tenant"
+    __scope__ = "self"
+
+    id = sa.Column(sa.Integer, primary_key=True)
+    client_number = sa.Column(sa.String(20), nullable=False, unique=True, info={"label": _l("Client number")})
+    first_name = sa.Column(sa.String(100), nullable=False, info={"label": _l("First name")})
+    last_name = sa.Column(sa.String(100), nullable=False, index=True, info={"label": _l("Last name")})
+    date_of_birth = sa.Column(sa.Date, info={"label": _l("Date of birth")})
+    bsn = sa.Column(sa.String(9), info={"label": _l("BSN"), "sensitive": True})
+    street = sa.Column(sa.String(150), info={"label": _l("Street")})
+    house_number = sa.Column(sa.String(20), info={"label": _l("House number")})
+    postcode = sa.Column(sa.String(7), info={"label": _l("Postcode")})
+    city = sa.Column(sa.String(100), info={"label": _l("City")})
+    phone = sa.Column(sa.String(30), info={"label": _l("Phone")})
+    email = sa.Column(sa.String(254), info={"label": _l("E-mail")})
+    household = enum_column(Household, info={"label": _l("Household")})
+    household_size = sa.Column(sa.Integer, info={"label": _l("Household size")})
+    housing_corporation_id = sa.Column(
+        sa.Integer, sa.ForeignKey("organisation.id", ondelete="RESTRICT"), nullable=False, index=True
+    )
+    rental_contract_number = sa.Column(sa.String(50), info={"label": _l("Rental contract number")})
+    monthly_rent = sa.Column(Money, info={"label": _l("Monthly rent")})
+    problem_areas = sa.Column(sa.String(255), info={"label": _l("Problem areas")})
+    psychosocial_notes = sa.Column(
+        sa.Text, info={"label": _l("Psychosocial notes"), "sensitive": True}
+    )
+
+    housing_corporation = relationship("Organisation", info={"label": _l("Housing corporation")})
+    trajectories = relationship(
+        "Trajectory", back_populates="tenant", order_by="Trajectory.referral_date.desc()"
+    )
+
+    @property
+    def full_name(self) -> str:
+        return f"{self.first_name} {self.last_name}"
+
+    def __str__(self) -> str:
+        return f"{self.full_name} ({self.client_number})"

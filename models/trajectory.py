@@ -1,0 +1,113 @@
+"""The supervised trajectory of two to four years that replaces an eviction."""
+import sqlalchemy as sa
+from dateutil.relativedelta import relativedelta
+from flask import current_app
+from flask_babel import lazy_gettext as _l
+from sqlalchemy.orm import relationship
+
+from .base import Model, VersionedMixin, enum_column
+from .enums import EvictionJudgment, TrajectoryOutcome, TrajectoryStatus
+
+trajectory_organisation = sa.Table(
+    "trajectory_organisation",
+    Model.metadata,
+    sa.Column(
+        "trajectory_id", sa.Integer, sa.ForeignKey("trajectory.id", ondelete="CASCADE"), primary_key=True
+    ),
+    sa.Column(
+        "organisation_id",
+        sa.Integer,
+        sa.ForeignKey("organisation.id", ondelete="RESTRICT"),
+        primary_key=True,
+        index=True,
+    ),
+)
+
+
+class Trajectory(VersionedMixin, Model):
+    """One tenant's Laatste Kans case, from referral to its end and relapse follow-up."""
+
+    __tablename__ = "trajectory"
+    __scope__ = "self"
+
+    id = sa.Column(sa.Integer, primary_key=True)
+    tenant_id = sa.Column(
+        sa.Integer, sa.ForeignKey("tenant.id", ondelete="RESTRICT"), nullable=False, index=True
+    )
+    referring_organisation_id = sa.Column(
+        sa.Integer, sa.ForeignKey("organisation.id", ondelete="RESTRICT"), nullable=False, index=True
+    )
+    status = enum_column(
+        TrajectoryStatus, nullable=False, default=TrajectoryStatus.referred, index=True,
+        info={"label": _l("Status")},
+    )
+    referral_date = sa.Column(sa.Date, nullable=False, info={"label": _l("Referral date")})
+    reason_rent_arrears = sa.Column(sa.Boolean, nullable=False, default=False, info={"label": _l("Rent arrears")})
+    reason_nuisance = sa.Column(sa.Boolean, nullable=False, default=False, info={"label": _l("Nuisance")})
+    reason_damage = sa.Column(sa.Boolean, nullable=False, default=False, info={"label": _l("Damage to the home")})
+    reason_care_avoidance = sa.Column(
+        sa.Boolean, nullable=False, default=False, info={"label": _l("Care avoidance")}
+    )
+    reason_other = sa.Column(sa.String(255), info={"label": _l("Other reason")})
+    eviction_judgment = enum_column(
+        EvictionJudgment, nullable=False, default=EvictionJudgment.none,
+        info={"label": _l("Eviction judgment")},
+    )
+    eviction_judgment_date = sa.Column(sa.Date, info={"label": _l("Eviction judgment date")})
+    start_date = sa.Column(sa.Date, info={"label": _l("Start date")})
+    planned_end_date = sa.Column(sa.Date, info={"label": _l("Planned end date")})
+    actual_end_date = sa.Column(sa.Date, info={"label": _l("Actual end date")})
+    outcome = enum_column(TrajectoryOutcome, info={"label": _l("Outcome")})
+    coordinator_id = sa.Column(sa.Integer, sa.ForeignKey("contact.id", ondelete="SET NULL"), index=True)
+    counsellor_id = sa.Column(sa.Integer, sa.ForeignKey("contact.id", ondelete="SET NULL"), index=True)
+    relapse_followup_date = sa.Column(sa.Date, info={"label": _l("Relapse follow-up date")})
+    relapse = sa.Column(sa.Boolean, info={"label": _l("Relapse")})
+    relapse_remark = sa.Column(sa.Text, info={"label": _l("Relapse remark")})
+    notes = sa.Column(sa.Text, info={"label": _l("Notes")})
+
+    tenant = relationship("Tenant", back_populates="trajectories", info={"label": _l("Tenant")})
+    referring_organisation = relationship(
+        "Organisation", foreign_keys=[referring_organisation_id],
+        info={"label": _l("Referring organisation")},
+    )
+    involved_organisations = relationship(
+        "Organisation", secondary=trajectory_organisation, order_by="Organisation.name",
+        backref="involved_in_trajectories", info={"label": _l("Involved organisations")},
+    )
+    coordinator = relationship("Contact", foreign_keys=[coordinator_id], info={"label": _l("Coordinator")})
+    counsellor = relationship("Contact", foreign_keys=[counsellor_id], info={"label": _l("Counsellor")})
+    agreements = relationship(
+        "Agreement", back_populates="trajectory", order_by="Agreement.agreement_version.desc()"
+    )
+    debts = relationship("Debt", back_populates="trajectory", order_by="Debt.id")
+    evaluations = relationship(
+        "Evaluation", back_populates="trajectory", order_by="Evaluation.planned_date"
+    )
+
+    @property
+    def referral_reasons(self) -> str:
+        """The reasons for referral as one readable line."""
+        reasons = [
+            str(self.__mapper__.columns[name].info["label"])
+            for name in ("reason_rent_arrears", "reason_nuisance", "reason_damage", "reason_care_avoidance")
+            if getattr(self, name)
+        ]
+        if self.reason_other:
+            reasons.append(self.reason_other)
+        return ", ".join(reasons)
+
+    @property
+    def next_evaluation_date(self):
+        """Last held evaluation (or the start) plus the evaluation interval, while running."""
+        if self.status != TrajectoryStatus.running:
+            return None
+        base = self.last_evaluation_held_on or self.start_date
+        if base is None:
+            return None
+        return base + relativedelta(months=current_app.config["EVALUATION_INTERVAL_MONTHS"])
+
+    def __str__(self) -> str:
+        tenant = self.tenant
+        if tenant is None:
+            return f"#{self.id}"
+        return f"{tenant.client_number} – {tenant.full_name}"

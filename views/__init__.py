@@ -1,0 +1,35 @@
+"""Registers every portal screen with Flask-AppBuilder, in the order staff use them."""
+from flask_babel import lazy_gettext as _l
+
+from .agreement import AgreementView, ObligationView, SignatureView
+from .base import PortalModelView
+from .debt import DebtView
+from .evaluation import EvaluationView
+from .organisation import ContactView, OrganisationView
+from .tenant import TenantView
+from .trajectory import TrajectoryView
+
+CATEGORY_LABELS = {"Cases": _l("Cases"), "Parties": _l("Parties")}
+
+
+def register_views(appbuilder) -> list:
+    """Add the menu and views; returns the portal views (for permissions and tests)."""
+    menu = [
+        (TenantView, "Tenants", _l("Tenants"), "fa-user", "Cases"),
+        (TrajectoryView, "Trajectories", _l("Trajectories"), "fa-road", "Cases"),
+        (AgreementView, "Agreements", _l("Agreements"), "fa-file-signature", "Cases"),
+        (DebtView, "Debts", _l("Debts"), "fa-euro-sign", "Cases"),
+        (EvaluationView, "Evaluations", _l("Evaluations"), "fa-calendar-check", "Cases"),
+        (OrganisationView, "Organisations", _l("Organisations"), "fa-building", "Parties"),
+        (ContactView, "Contacts", _l("Contacts"), "fa-address-book", "Parties"),
+    ]
+    views = []
+    for view_class, name, label, icon, category in menu:
+        views.append(appbuilder.add_view(view_class, name, label=label, icon=icon, category=category,
+                                         category_label=CATEGORY_LABELS[category]))
+    for view_class in (ObligationView, SignatureView):
+        views.append(appbuilder.add_view_no_menu(view_class))
+    return views
+
+
+__all__ = ["register_views", "PortalModelView"]

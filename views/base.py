@@ -1,0 +1,499 @@
+"""The one base class of every portal screen: scoping, field hiding, labels, safe saving.
+
+A subclass only declares (`datamodel`, columns, filters, order, related views). Everything a
+view must never forget — the organisation scope on every query, hiding special-category
+fields, labels and formats derived from the model, optimistic locking, and writes that
+either succeed whole or change nothing — happens here, once.
+"""
+import logging
+import re
+
+import sqlalchemy as sa
+from flask import abort, flash, request
+from flask_appbuilder import ModelView
+from flask_appbuilder.models.filters import BaseFilter
+from flask_appbuilder.models.sqla.interface import SQLAInterface
+from flask_appbuilder.urltools import get_filter_args
+from flask_babel import lazy_gettext as _l
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+from sqlalchemy.orm.exc import StaleDataError
+from wtforms import BooleanField, HiddenField
+
+from models.scope import is_declared, visible_clause
+
+from .fields import (
+    EnumSelectField, FiniteAmount, NoControlCharacters, SaneDate, WholeNumber,
+)
+from .formatting import formatter_for, show_text
+
+log = logging.getLogger(__name__)
+
+CONFLICT_MESSAGE = _l(
+    "Someone else saved this record after you opened it. Your changes were not saved: "
+    "reload the page to see the current version, then make your changes again."
+)
+
+
+class DomainError(ValueError):
+    """A rule of the process that a save breaks; shown on the form, next to `field` if given."""
+
+    def __init__(self, message, field=None):
+        super().__init__(str(message))
+        self.message = message
+        self.field = field
+
+
+def security_manager():
+    from flask import current_app
+
+    return current_app.appbuilder.sm
+
+
+class ScopeFilter(BaseFilter):
+    """Limits any query of a model to the current user's organisation scope."""
+
+    name = "scope"
+    arg_name = "scope"
+
+    def apply(self, query, value):
+        return query.filter(visible_clause(self.model, security_manager().case_scope()))
+
+
+class PortalInterface(SQLAInterface):
+    """FAB's data interface, with eager loading per view and tolerant primary keys."""
+
+    def __init__(self, obj, session=None, load_options=()):
+        super().__init__(obj, session=session)
+        self.load_options = tuple(load_options)
+
+    def query(self, filters=None, order_column="", order_direction="", page=None,
+              page_size=None, select_columns=None, outer_default_load=False):
+        base = self.session.query(self.obj)
+        count = self.query_count(base, filters, select_columns)
+        rows = self.apply_all(
+            base.options(*self.load_options), filters, order_column, order_direction,
+            page, page_size, select_columns, outer_default_load,
+        ).all()
+        return count, rows
+
+    def get(self, id, filters=None, select_columns=None, outer_default_load=False):
+        try:
+            if not 0 < int(id) < 2**31:
+                return None
+        except (TypeError, ValueError):
+            return None
+        return super().get(id, filters, select_columns, outer_default_load)
+
+
+LIST_ARGUMENT = re.compile(r"^(page|psize)_\w+$")
+MAX_PAGE_SIZE = 100
+
+
+def reject_malformed_list_arguments():
+    """Paging arguments FAB would feed to int() or to OFFSET unchecked answer 400, not 500."""
+    for name, value in request.args.items():
+        if not LIST_ARGUMENT.match(name):
+            continue
+        if not value.isdigit() or (name.startswith("psize_") and not 0 < int(value) <= MAX_PAGE_SIZE) or int(value) > 10**6:
+            abort(400, description=f"Invalid list argument {name}.")
+
+
+def _merge_filters(scoped: dict, declared) -> dict:
+    """The scope filter of a relation field always stays; a view's own filters narrow it further."""
+    declared = declared or {}
+    return {key: [*scoped.get(key, []), *declared.get(key, [])] for key in {*scoped, *declared}}
+
+
+def model_labels(model) -> dict:
+    """Labels declared once, on the model's columns and relationships (`info["label"]`)."""
+    labels = {}
+    for prop in sa.inspect(model).attrs:
+        info = dict(prop.info)
+        column = getattr(prop, "columns", [None])[0]
+        if isinstance(column, sa.Column):
+            info = {**column.info, **info}
+        if "label" in info:
+            labels[prop.key] = info["label"]
+    return labels
+
+
+def sensitive_columns(model) -> set:
+    return {
+        c.key for c in sa.inspect(model).column_attrs
+        if isinstance(c.columns[0], sa.Column) and c.columns[0].info.get("sensitive")
+    }
+
+
+class PortalModelView(ModelView):
+    """Base of every case screen; see the module docstring."""
+
+    page_size = 25
+    # Roles (besides Admin and Coordinator) that may add, edit and delete here.
+    write_roles = ("Caseworker",)
+    show_template = "portal/show.html"
+
+    def __init__(self, **kwargs):
+        model = self.datamodel.obj
+        if not is_declared(model):
+            raise LookupError(f"{type(self).__name__}: {model.__name__} declares no __scope__")
+        self._sensitive = sensitive_columns(model)
+        # Fresh dicts per view: FAB fills these in place, a shared one would leak between views.
+        self.label_columns = {**model_labels(model), **(type(self).label_columns or {})}
+        self.base_filters = [["id", ScopeFilter, None], *(type(self).base_filters or [])]
+        self.search_columns = [c for c in (type(self).search_columns or []) if c not in self._sensitive]
+        self.order_columns = [c for c in (type(self).order_columns or []) if c not in self._sensitive]
+        self.search_exclude_columns = [*self._sensitive, *(type(self).search_exclude_columns or [])]
+        self.formatters_columns = {**self._default_formatters(), **(type(self).formatters_columns or {})}
+        self.validators_columns = self._default_validators()
+        enum_fields = self._choice_fields()
+        self.add_form_extra_fields = {**enum_fields, **(type(self).add_form_extra_fields or {})}
+        self.edit_form_extra_fields = {**enum_fields, **(type(self).edit_form_extra_fields or {})}
+        scoped = self._scoped_relation_filters()
+        self.add_form_query_rel_fields = _merge_filters(scoped, type(self).add_form_query_rel_fields)
+        self.edit_form_query_rel_fields = _merge_filters(scoped, type(self).edit_form_query_rel_fields)
+        self.search_form_query_rel_fields = _merge_filters(scoped, type(self).search_form_query_rel_fields)
+        super().__init__(**kwargs)
+
+    # ---- declarations derived from the model -------------------------------------------
+
+    def _columns_shown(self):
+        return set(self.list_columns or []) | set(self.show_columns or [])
+
+    def _default_formatters(self):
+        mapper = sa.inspect(self.datamodel.obj)
+        formatters = {}
+        for name in self._columns_shown() | set(self.label_columns):
+            if name in mapper.column_attrs:
+                formatters[name] = formatter_for(mapper.column_attrs[name].columns[0])
+            else:
+                formatters[name] = show_text
+        return formatters
+
+    def _form_columns(self):
+        return set(self.add_columns or []) | set(self.edit_columns or [])
+
+    def _default_validators(self):
+        mapper = sa.inspect(self.datamodel.obj)
+        declared = type(self).validators_columns or {}
+        validators = {}
+        for name in self._form_columns() | set(declared):
+            extra = []
+            if name in mapper.column_attrs:
+                column_type = mapper.column_attrs[name].columns[0].type
+                if isinstance(column_type, (sa.String, sa.Text)) and not isinstance(column_type, sa.Enum):
+                    extra.append(NoControlCharacters())
+                elif isinstance(column_type, sa.Numeric):
+                    extra.append(FiniteAmount())
+                elif isinstance(column_type, sa.Integer):
+                    extra.append(WholeNumber())
+                elif isinstance(column_type, sa.Date):
+                    extra.append(SaneDate())
+            validators[name] = [*extra, *declared.get(name, [])]
+        return validators
+
+    def _choice_fields(self):
+        mapper = sa.inspect(self.datamodel.obj)
+        fields = {}
+        for name in self._form_columns():
+            if name not in mapper.column_attrs:
+                continue
+            column = mapper.column_attrs[name].columns[0]
+            if isinstance(column.type, sa.Boolean):
+                # FAB makes a NOT NULL boolean "required", so an unticked box could never be saved.
+                fields[name] = BooleanField(
+                    self.label_columns.get(name, name),
+                    description=(self.description_columns or {}).get(name, ""),
+                )
+            elif isinstance(column.type, sa.Enum) and column.type.enum_class is not None:
+                fields[name] = EnumSelectField(
+                    column.type.enum_class,
+                    label=self.label_columns.get(name, name),
+                    validators=list(self.validators_columns.get(name, [])),
+                    required=not column.nullable,
+                    description=(self.description_columns or {}).get(name, ""),
+                )
+        return fields
+
+    def _scoped_relation_filters(self):
+        mapper = sa.inspect(self.datamodel.obj)
+        return {
+            rel.key: [["id", ScopeFilter, None]]
+            for rel in mapper.relationships
+            if rel.key in self._form_columns() | set(self.search_columns or [])
+            and getattr(rel.mapper.class_, "__scope__", "public") != "public"
+        }
+
+    # ---- what the current user may see -------------------------------------------------
+
+    def _hidden_now(self) -> set:
+        if not self._sensitive or security_manager().sees_sensitive_fields():
+            return set()
+        return self._sensitive
+
+    def _visible(self, columns):
+        hidden = self._hidden_now()
+        return [c for c in columns if c not in hidden]
+
+    def _visible_fieldsets(self, fieldsets):
+        hidden = self._hidden_now()
+        result = []
+        for title, spec in fieldsets or []:
+            fields = [f for f in spec.get("fields", []) if f not in hidden]
+            if fields:
+                result.append((title, {**spec, "fields": fields}))
+        return result
+
+    def _strip_hidden_fields(self, form):
+        for name in self._hidden_now():
+            if name in form:
+                del form[name]
+        return form
+
+    # ---- widgets (FAB's, with the hidden columns taken out) ----------------------------
+
+    def _get_list_widget(self, filters, actions=None, order_column="", order_direction="",
+                         page=None, page_size=None, widgets=None, **kwargs):
+        widgets = widgets or {}
+        page_size = page_size or self.page_size
+        if not order_column and self.base_order:
+            order_column, order_direction = self.base_order
+        if order_column and order_column not in self._visible(self.order_columns):
+            order_column, order_direction = "", ""
+        joined_filters = filters.get_joined_filters(self._base_filters)
+        count, rows = self.datamodel.query(
+            joined_filters, order_column, order_direction, page=page, page_size=page_size
+        )
+        columns = self._visible(self.list_columns)
+        widgets["list"] = self.list_widget(
+            label_columns=self.label_columns,
+            include_columns=columns,
+            value_columns=self.datamodel.get_values(rows, columns),
+            order_columns=self._visible(self.order_columns),
+            formatters_columns=self.formatters_columns,
+            page=page,
+            page_size=page_size,
+            count=count,
+            pks=self.datamodel.get_keys(rows),
+            actions=actions or self.actions,
+            filters=filters,
+            modelview_name=self.__class__.__name__,
+            **kwargs,
+        )
+        return widgets
+
+    def _get_show_widget(self, pk, item, widgets=None, actions=None, show_fieldsets=None):
+        widgets = widgets or {}
+        columns = self._visible(self.show_columns)
+        widgets["show"] = self.show_widget(
+            pk=pk,
+            label_columns=self.label_columns,
+            include_columns=columns,
+            value_columns=self.datamodel.get_values_item(item, columns),
+            formatters_columns=self.formatters_columns,
+            actions=actions or self.actions,
+            fieldsets=self._visible_fieldsets(show_fieldsets or self.show_fieldsets),
+            modelview_name=self.__class__.__name__,
+        )
+        return widgets
+
+    def _get_add_widget(self, form, exclude_cols=None, widgets=None):
+        widgets = widgets or {}
+        widgets["add"] = self.add_widget(
+            form=form,
+            include_cols=self._visible(self.add_columns),
+            exclude_cols=exclude_cols or [],
+            fieldsets=self._visible_fieldsets(self.add_fieldsets),
+        )
+        return widgets
+
+    def _get_edit_widget(self, form, exclude_cols=None, widgets=None):
+        widgets = widgets or {}
+        widgets["edit"] = self.edit_widget(
+            form=form,
+            include_cols=self._visible(self.edit_columns),
+            exclude_cols=exclude_cols or [],
+            fieldsets=self._visible_fieldsets(self.edit_fieldsets),
+        )
+        return widgets
+
+    # ---- add, edit, delete: all or nothing ---------------------------------------------
+
+    def _init_forms(self):
+        super()._init_forms()
+        self.edit_form = type("VersionedEditForm", (self.edit_form,), {"row_version": HiddenField()})
+
+    def _related_from_url(self, form, exclude_cols):
+        """A parent chosen by the related list's "add" link (`_flt_0_trajectory=7`), in scope only."""
+        for name in exclude_cols:
+            value = self._filters.get_filter_value(name)
+            if isinstance(value, list):
+                value = value[0] if len(value) == 1 else None
+            interface = self.datamodel.get_related_interface(name)
+            related = interface.get(value, interface.get_filters().add_filter_list([["id", ScopeFilter, None]]))
+            if related is None:
+                abort(404)
+            if name in form:
+                form[name].data = related
+
+    def _add(self):
+        get_filter_args(self._filters, disallow_if_not_in_search=False)
+        exclude_cols = self._filters.get_relation_cols()
+        form = self._strip_hidden_fields(self.add_form.refresh())
+        if request.method == "POST":
+            self._related_from_url(form, exclude_cols)
+            if form.validate() and self._save(form, self.datamodel.obj(), is_new=True):
+                return None
+        else:
+            self._related_from_url(form, exclude_cols)
+            self.update_redirect()
+        return self._get_add_widget(form=form, exclude_cols=exclude_cols)
+
+    def _edit(self, pk):
+        item = self.datamodel.get(pk, self._base_filters)
+        if item is None:
+            abort(404)
+        get_filter_args(self._filters, disallow_if_not_in_search=False)
+        exclude_cols = self._filters.get_relation_cols()
+        pk = self.datamodel.get_pk_value(item)
+        if request.method == "POST":
+            form = self._strip_hidden_fields(self.edit_form.refresh(request.form))
+            self._related_from_url(form, exclude_cols)
+            form._id = pk
+            if str(item.version) != (form.row_version.data or ""):
+                form.row_version.errors = [CONFLICT_MESSAGE]
+                flash(CONFLICT_MESSAGE, "danger")
+            elif form.validate() and self._save(form, item, is_new=False):
+                return None
+        else:
+            form = self._strip_hidden_fields(self.edit_form.refresh(obj=item))
+            form.row_version.data = str(item.version)
+            self.prefill_form(form, pk)
+            self.update_redirect()
+        widgets = self._get_edit_widget(form=form, exclude_cols=exclude_cols)
+        return self._get_related_views_widgets(
+            item, filters={}, orders={}, pages={}, page_sizes={}, widgets=widgets
+        )
+
+    def _save(self, form, item, is_new: bool) -> bool:
+        """Populate, check the process rules and commit; on any refusal roll back and say why."""
+        session = self.datamodel.session
+        try:
+            self.process_form(form, is_new)
+            form.populate_obj(item)
+            self.validate_item(item, form)
+            if is_new:
+                self.pre_add(item)
+                session.add(item)
+            else:
+                self.pre_update(item)
+            session.commit()
+        except DomainError as error:
+            session.rollback()
+            self._show_error(form, error.message, error.field)
+            return False
+        except StaleDataError:
+            session.rollback()
+            self._show_error(form, CONFLICT_MESSAGE)
+            return False
+        except IntegrityError as error:
+            session.rollback()
+            log.info("Refused save of %s: %s", self.datamodel.obj.__name__, error.orig)
+            self._show_error(form, _l("This record conflicts with an existing one (a value that must be unique is already in use)."))
+            return False
+        except SQLAlchemyError:
+            session.rollback()
+            log.exception("Database error saving %s", self.datamodel.obj.__name__)
+            self._show_error(form, _l("The record could not be saved because of a database error. Nothing was changed."))
+            return False
+        if is_new:
+            self.post_add(item)
+            flash(_l("%(record)s was added.", record=self.record_name()), "success")
+        else:
+            self.post_update(item)
+            flash(_l("%(record)s was saved.", record=self.record_name()), "success")
+        return True
+
+    @staticmethod
+    def _show_error(form, message, field=None):
+        if field and field in form:
+            form[field].errors = [*form[field].errors, message]
+        flash(message, "danger")
+
+    def validate_item(self, item, form):
+        """Rules across fields or records; raise DomainError. Subclasses extend."""
+
+    def record_name(self):
+        return self.datamodel.obj.__name__
+
+    def _delete(self, pk):
+        item = self.datamodel.get(pk, self._base_filters)
+        if item is None:
+            abort(404)
+        blockers = linked_records(item)
+        if blockers:
+            flash(
+                _l("%(record)s cannot be deleted: it still has %(linked)s. Remove or move those first.",
+                   record=str(item), linked=", ".join(blockers)),
+                "danger",
+            )
+            return
+        session = self.datamodel.session
+        try:
+            self.pre_delete(item)
+            session.delete(item)
+            session.commit()
+        except DomainError as error:
+            session.rollback()
+            flash(error.message, "danger")
+            return
+        except SQLAlchemyError:
+            session.rollback()
+            log.exception("Database error deleting %s %s", self.datamodel.obj.__name__, pk)
+            flash(_l("The record could not be deleted because other records still refer to it."), "danger")
+            return
+        self.post_delete(item)
+        flash(_l("%(record)s was deleted.", record=self.record_name()), "success")
+
+    # Bulk actions load rows by id without filters in FAB; every action goes through the scope.
+    def action(self, name, pk):
+        if self.datamodel.get(pk, self._base_filters) is None:
+            abort(404)
+        return super().action(name, pk)
+
+    def action_post(self):
+        for pk in request.form.getlist("rowid"):
+            if self.datamodel.get(pk, self._base_filters) is None:
+                abort(404)
+        return super().action_post()
+
+
+RECORD_NAMES = {
+    "organisation": _l("organisations"),
+    "contact": _l("contacts"),
+    "tenant": _l("tenants"),
+    "trajectory": _l("trajectories"),
+    "trajectory_organisation": _l("trajectories it is involved in"),
+    "agreement": _l("agreements"),
+    "obligation": _l("obligations"),
+    "signature": _l("signatures"),
+    "debt": _l("debts"),
+    "evaluation": _l("evaluations"),
+    "ab_user": _l("user accounts"),
+}
+
+
+def linked_records(item) -> list:
+    """What still refers to `item` through a foreign key that does not cascade, as "3 debts"."""
+    table = item.__table__
+    session = sa.inspect(item).session
+    found = []
+    for other in table.metadata.sorted_tables:
+        for fk in other.foreign_keys:
+            if fk.column.table is not table or (fk.ondelete or "").upper() in ("CASCADE", "SET NULL"):
+                continue
+            count = session.execute(
+                sa.select(sa.func.count()).select_from(other).where(fk.parent == getattr(item, fk.column.key))
+            ).scalar()
+            if count:
+                found.append(f"{count} {RECORD_NAMES.get(other.name, other.name)}")
+    return found

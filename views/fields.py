@@ -1,0 +1,155 @@
+"""Form fields and validators shared by every portal form."""
+import re
+from datetime import date
+from decimal import Decimal
+
+from flask_appbuilder.fieldwidgets import Select2Widget
+from flask_babel import lazy_gettext as _l
+from wtforms import SelectField
+from wtforms.validators import ValidationError
+
+CONTROL_CHARACTERS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+POSTCODE = re.compile(r"^[1-9][0-9]{3} ?(?!SA|SD|SS)[A-Z]{2}$")
+
+
+class EnumSelectField(SelectField):
+    """A select of an enum's members, labelled in the user's language; unknown keys are form errors."""
+
+    def __init__(self, enum_class, label=None, validators=None, required=False, **kwargs):
+        self.enum_class = enum_class
+        choices = [] if required else [("", "—")]
+        super().__init__(
+            label, validators=validators, choices=choices, coerce=self._coerce,
+            widget=Select2Widget(), **kwargs,
+        )
+        self.required = required
+        if required:
+            self.flags.required = True
+
+    def _coerce(self, value):
+        if value in (None, "") or isinstance(value, self.enum_class):
+            return value or None
+        try:
+            return self.enum_class(value)
+        except ValueError:
+            return value  # pre_validate turns an unknown key into a form error
+
+    def iter_choices(self):
+        options = [] if self.required else [("", "—")]
+        options += [(m.value, m.label) for m in self.enum_class]
+        for value, label in options:
+            selected = (self.data.value if isinstance(self.data, self.enum_class) else self.data) == value or (
+                not value and self.data is None
+            )
+            yield (value, label, selected, {})
+
+    def pre_validate(self, form):
+        if self.data is None:
+            if self.required:
+                raise ValidationError(_l("Choose a value."))
+            return
+        if not isinstance(self.data, self.enum_class):
+            raise ValidationError(_l("Not a valid choice."))
+
+
+class NoControlCharacters:
+    """Reject invisible control characters (they corrupt exports and some databases refuse them)."""
+
+    def __call__(self, form, field):
+        if isinstance(field.data, str) and CONTROL_CHARACTERS.search(field.data):
+            raise ValidationError(_l("Remove the invisible control characters from this text."))
+
+
+class DutchPostcode:
+    """A Dutch postcode, stored in the canonical form `1234 AB`."""
+
+    def __call__(self, form, field):
+        if not field.data:
+            return
+        value = field.data.strip().upper()
+        if not POSTCODE.match(value):
+            raise ValidationError(_l("Enter a Dutch postcode, for example 3511 AB."))
+        field.data = f"{value[:4]} {value[-2:]}"
+
+
+def bsn_is_valid(value: str) -> bool:
+    """The 11-proef: 9 digits, weights 9..2 and -1, sum divisible by 11 and not zero."""
+    if not re.fullmatch(r"[0-9]{9}", value):
+        return False
+    digits = [int(c) for c in value]
+    total = sum(d * w for d, w in zip(digits, (9, 8, 7, 6, 5, 4, 3, 2, -1)))
+    return total % 11 == 0 and total != 0
+
+
+class Bsn:
+    """An optional burgerservicenummer that passes the 11-proef."""
+
+    def __call__(self, form, field):
+        if not field.data:
+            field.data = None
+            return
+        value = field.data.strip().replace(".", "").replace(" ", "")
+        if not bsn_is_valid(value):
+            raise ValidationError(_l("This is not a valid BSN (9 digits that pass the 11-check)."))
+        field.data = value
+
+
+class FiniteAmount:
+    """A finite, non-negative amount with at most two decimals and below the column's limit."""
+
+    def __init__(self, maximum=Decimal("9999999999.99")):
+        self.maximum = maximum
+
+    def __call__(self, form, field):
+        value = field.data
+        if value is None:
+            return
+        if not isinstance(value, Decimal) or not value.is_finite():
+            raise ValidationError(_l("Enter an amount in euros, for example 1234.56."))
+        if value < 0:
+            raise ValidationError(_l("An amount cannot be negative."))
+        if value > self.maximum:
+            raise ValidationError(_l("This amount is too large."))
+        if value != value.quantize(Decimal("0.01")):
+            raise ValidationError(_l("Use at most two decimals."))
+
+
+class WholeNumber:
+    """A non-negative whole number within what the database can hold."""
+
+    def __call__(self, form, field):
+        if field.data is None:
+            return
+        if not 0 <= field.data <= 1_000_000:
+            raise ValidationError(_l("Enter a number between 0 and 1,000,000."))
+
+
+class NotInFuture:
+    """A date that has already happened."""
+
+    def __call__(self, form, field):
+        if field.data and field.data > date.today():
+            raise ValidationError(_l("This date cannot be in the future."))
+
+
+class SaneDate:
+    """A date in a range a case can have; typos like 20255 fail here, not in the database."""
+
+    def __call__(self, form, field):
+        if field.data and not date(1900, 1, 1) <= field.data <= date(2200, 12, 31):
+            raise ValidationError(_l("Enter a date between 1900 and 2200."))
+
+
+class After:
+    """This date must come after another date field of the same form."""
+
+    def __init__(self, other: str, message=None):
+        self.other = other
+        self.message = message
+
+    def __call__(self, form, field):
+        other = form._fields.get(self.other)
+        if field.data and other is not None and other.data and field.data <= other.data:
+            raise ValidationError(
+                self.message or _l("This date must be after %(other)s.", other=other.label.text)
+            )

@@ -1,0 +1,79 @@
+"""How values read on screen: one formatter per kind of column, in the user's language."""
+import enum
+from datetime import date, datetime
+from decimal import Decimal
+
+from flask_babel import format_currency, format_date, get_locale
+from flask_babel import lazy_gettext as _l
+from markupsafe import Markup, escape
+
+DATE_PATTERNS = {"nl": "dd-MM-yyyy", "en": "d MMM yyyy"}
+
+
+def _language() -> str:
+    locale = get_locale()
+    return locale.language if locale else "nl"
+
+
+def show_date(value) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, datetime):
+        value = value.date()
+    return format_date(value, DATE_PATTERNS.get(_language(), "dd-MM-yyyy"))
+
+
+def show_money(value) -> str:
+    if value is None:
+        return ""
+    return format_currency(Decimal(value), "EUR", format="¤ #,##0.00", currency_digits=True)
+
+
+def show_bool(value) -> str:
+    if value is None:
+        return ""
+    return str(_l("Yes")) if value else str(_l("No"))
+
+
+def show_text(value) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, enum.Enum):
+        return str(value)
+    if isinstance(value, (list, tuple, set)):
+        return ", ".join(str(v) for v in value)
+    return str(value)
+
+
+def show_status(value) -> Markup:
+    """An enum as a colour badge; the colour is decided by the member's `badge` if it has one."""
+    if value is None:
+        return Markup("")
+    badge = getattr(value, "badge", "default")
+    return Markup('<span class="label label-{}">{}</span>').format(badge, escape(str(value)))
+
+
+def show_bsn_masked(value) -> str:
+    if not value:
+        return ""
+    return "●●●●●●" + value[-3:]
+
+
+def formatter_for(column, value_sample=None):
+    """The formatter for a mapped column, by its SQL type."""
+    import sqlalchemy as sa
+
+    column_type = getattr(column, "type", None)
+    if isinstance(column_type, sa.Enum):
+        return show_text
+    if isinstance(column_type, sa.Numeric) and not isinstance(column_type, sa.Float):
+        return show_money if column_type.scale == 2 else show_text
+    if isinstance(column_type, (sa.Date, sa.DateTime)):
+        return show_date
+    if isinstance(column_type, sa.Boolean):
+        return show_bool
+    return show_text
+
+
+def is_date_value(value) -> bool:
+    return isinstance(value, date)

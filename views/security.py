@@ -1,0 +1,102 @@
+"""Roles, permissions and the scope of the logged-in user, decided in one place."""
+from flask import g
+from flask_appbuilder.security.sqla.manager import SecurityManager
+from flask_appbuilder.security.views import UserDBModelView
+from flask_babel import lazy_gettext as _l
+from flask_login import current_user
+
+from models import OrganisationKind, PortalUser
+from models.scope import ALL_CASES
+
+ADMIN, COORDINATOR, CASEWORKER, FINANCE, VIEWER = "Admin", "Coordinator", "Caseworker", "Finance", "Viewer"
+PORTAL_ROLES = (ADMIN, COORDINATOR, CASEWORKER, FINANCE, VIEWER)
+# Roles that see every case and the special-category fields, whatever their organisation.
+ALL_CASES_ROLES = {ADMIN, COORDINATOR}
+SENSITIVE_FIELD_ROLES = {ADMIN, COORDINATOR}
+
+READ_PERMISSIONS = ("can_list", "can_show")
+WRITE_PERMISSIONS = ("can_add", "can_edit", "can_delete")
+# What every logged-in member of staff may do with their own account.
+OWN_ACCOUNT_PERMISSIONS = [
+    ("can_userinfo", "UserDBModelView"),
+    ("can_this_form_get", "ResetMyPasswordView"),
+    ("can_this_form_post", "ResetMyPasswordView"),
+    ("can_this_form_get", "UserInfoEditView"),
+    ("can_this_form_post", "UserInfoEditView"),
+]
+
+
+class PortalUserDBModelView(UserDBModelView):
+    """FAB's user screen, with the organisation a user belongs to."""
+
+    label_columns = {**UserDBModelView.label_columns, "organisation": _l("Organisation")}
+    list_columns = ["first_name", "last_name", "username", "organisation", "roles", "active"]
+    add_columns = [
+        "first_name", "last_name", "username", "active", "email", "organisation", "roles",
+        "password", "conf_password",
+    ]
+    edit_columns = ["first_name", "last_name", "username", "active", "email", "organisation", "roles"]
+    show_fieldsets = [
+        (_l("User info"), {"fields": ["username", "active", "organisation", "roles", "login_count"]}),
+        *UserDBModelView.show_fieldsets[1:],
+    ]
+
+
+class PortalSecurityManager(SecurityManager):
+    user_model = PortalUser
+    userdbmodelview = PortalUserDBModelView
+
+    @staticmethod
+    def _user(user=None):
+        if user is not None:
+            return user
+        if current_user and getattr(current_user, "is_authenticated", False):
+            return getattr(g, "user", None) or current_user
+        return None
+
+    @staticmethod
+    def role_names(user) -> set:
+        return {role.name for role in (user.roles or [])} if user is not None else set()
+
+    def case_scope(self, user=None):
+        """ALL_CASES, the id of the user's organisation, or None (sees no case)."""
+        user = self._user(user)
+        if user is None:
+            return None
+        organisation = getattr(user, "organisation", None)
+        if self.role_names(user) & ALL_CASES_ROLES:
+            return ALL_CASES
+        if organisation is None:
+            return None
+        if organisation.kind == OrganisationKind.coordinator:
+            return ALL_CASES
+        return organisation.id
+
+    def sees_sensitive_fields(self, user=None) -> bool:
+        return bool(self.role_names(self._user(user)) & SENSITIVE_FIELD_ROLES)
+
+    def sync_portal_roles(self, portal_views) -> None:
+        """Create the portal roles and set their permissions from the views' declarations."""
+        wanted = {role: set(OWN_ACCOUNT_PERMISSIONS) for role in PORTAL_ROLES if role != ADMIN}
+        for view in portal_views:
+            name = view.class_permission_name
+            writers = {COORDINATOR, *view.write_roles}
+            for role in wanted:
+                wanted[role] |= {(p, name) for p in READ_PERMISSIONS}
+                if role in writers:
+                    wanted[role] |= {(p, name) for p in WRITE_PERMISSIONS}
+        portal_view_set = set(portal_views)
+        for menu in self.appbuilder.menu.get_list():
+            shown = [c.name for c in [menu, *menu.childs] if getattr(c, "baseview", None) in portal_view_set]
+            if shown:
+                for role in wanted:
+                    wanted[role] |= {("menu_access", name) for name in {menu.name, *shown}}
+        for role_name, permissions in wanted.items():
+            role = self.add_role(role_name) or self.find_role(role_name)
+            keep = []
+            for permission_name, view_name in sorted(permissions):
+                pv = self.find_permission_view_menu(permission_name, view_name)
+                if pv is not None:
+                    keep.append(pv)
+            role.permissions = keep
+        self.session.commit()

@@ -1,0 +1,48 @@
+"""Screens for tenants."""
+from flask_babel import lazy_gettext as _l
+from sqlalchemy.orm import joinedload
+
+from flask_appbuilder.models.sqla.filters import FilterEqual
+
+from models import OrganisationKind, Tenant
+
+from .base import PortalInterface, PortalModelView
+from .fields import Bsn, DutchPostcode, NotInFuture
+from .trajectory import TrajectoryView
+
+PERSONAL = ["client_number", "first_name", "last_name", "date_of_birth", "bsn"]
+ADDRESS = ["street", "house_number", "postcode", "city", "phone", "email"]
+HOUSING = ["housing_corporation", "rental_contract_number", "monthly_rent", "household", "household_size"]
+CARE = ["problem_areas", "psychosocial_notes"]
+FIELDSETS = [
+    (_l("Personal details"), {"fields": PERSONAL}),
+    (_l("Address and contact"), {"fields": ADDRESS}),
+    (_l("Housing"), {"fields": HOUSING}),
+    (_l("Problems and care"), {"fields": CARE}),
+]
+
+
+class TenantView(PortalModelView):
+    datamodel = PortalInterface(Tenant, load_options=[joinedload(Tenant.housing_corporation)])
+    list_title = show_title = _l("Tenants")
+    add_title = _l("Register tenant")
+    edit_title = _l("Edit tenant")
+
+    list_columns = ["client_number", "last_name", "first_name", "postcode", "city", "housing_corporation"]
+    show_columns = add_columns = edit_columns = PERSONAL + ADDRESS + HOUSING + CARE
+    show_fieldsets = add_fieldsets = edit_fieldsets = FIELDSETS
+    search_columns = ["client_number", "last_name", "first_name", "postcode", "city", "housing_corporation"]
+    order_columns = ["client_number", "last_name", "first_name", "postcode", "city"]
+    base_order = ("last_name", "asc")
+    validators_columns = {
+        "postcode": [DutchPostcode()],
+        "bsn": [Bsn()],
+        "date_of_birth": [NotInFuture()],
+    }
+    add_form_query_rel_fields = edit_form_query_rel_fields = search_form_query_rel_fields = {
+        "housing_corporation": [["kind", FilterEqual, OrganisationKind.housing_corporation]]
+    }
+    related_views = [TrajectoryView]
+
+    def record_name(self):
+        return _l("The tenant")
