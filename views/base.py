@@ -386,6 +386,8 @@ class PortalModelView(ModelView):
                 session.add(item)
             else:
                 self.pre_update(item)
+            session.flush()
+            self._check_still_in_scope(item)
             session.commit()
         except DomainError as error:
             session.rollback()
@@ -412,6 +414,18 @@ class PortalModelView(ModelView):
             self.post_update(item)
             flash(_l("%(record)s was saved.", record=self.record_name()), "success")
         return True
+
+    def _check_still_in_scope(self, item):
+        """A save may not place a record outside the saver's own cases, where they could not see it."""
+        model = self.datamodel.obj
+        visible = self.datamodel.session.query(model.id).filter(
+            model.id == item.id, visible_clause(model, security_manager().case_scope())
+        )
+        if visible.first() is None:
+            raise DomainError(_l(
+                "You can only record this for cases your organisation is involved in: "
+                "choose your own organisation or a case of yours."
+            ))
 
     @staticmethod
     def _show_error(form, message, field=None):
@@ -453,6 +467,10 @@ class PortalModelView(ModelView):
             return
         self.post_delete(item)
         flash(_l("%(record)s was deleted.", record=self.record_name()), "success")
+
+    def download(self, filename):
+        # The portal stores no uploaded files; FAB's generic download route stays closed.
+        abort(404)
 
     # Bulk actions load rows by id without filters in FAB; every action goes through the scope.
     def action(self, name, pk):

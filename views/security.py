@@ -80,7 +80,7 @@ class PortalSecurityManager(SecurityManager):
         wanted = {role: set(OWN_ACCOUNT_PERMISSIONS) for role in PORTAL_ROLES if role != ADMIN}
         for view in portal_views:
             name = view.class_permission_name
-            writers = {COORDINATOR, *view.write_roles}
+            writers = {COORDINATOR, *getattr(view, "write_roles", ())}
             for role in wanted:
                 wanted[role] |= {(p, name) for p in READ_PERMISSIONS}
                 if role in writers:

@@ -1,0 +1,45 @@
+"""The migrations build the whole schema: an empty database upgraded to head matches the models."""
+import uuid
+
+import sqlalchemy as sa
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from flask_migrate import upgrade
+from sqlalchemy.engine import make_url
+
+from app import create_app
+from models import Model
+
+
+def _scratch_database(app, tmp_path):
+    """A new, empty database next to the test database (same server for PostgreSQL)."""
+    url = make_url(app.config["SQLALCHEMY_DATABASE_URI"])
+    if url.get_backend_name() == "sqlite":
+        return str(url.set(database=str(tmp_path / "migrations.db"))), lambda: None
+    name = f"portal_migration_check_{uuid.uuid4().hex[:8]}"
+    admin = sa.create_engine(url.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(sa.text(f'CREATE DATABASE "{name}"'))
+
+    def drop():
+        with admin.connect() as connection:
+            connection.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+    return url.set(database=name).render_as_string(hide_password=False), drop
+
+
+def test_upgrade_to_head_matches_the_models(app, tmp_path):
+    url, drop = _scratch_database(app, tmp_path)
+    try:
+        scratch = create_app({"SQLALCHEMY_DATABASE_URI": url, "TESTING": True})
+        with scratch.app_context():
+            upgrade()
+            engine = scratch.extensions["sqlalchemy"].engine
+            with engine.connect() as connection:
+                context = MigrationContext.configure(connection, opts={"compare_type": True})
+                differences = compare_metadata(context, Model.metadata)
+            engine.dispose()
+        assert differences == [], differences
+    finally:
+        drop()
