@@ -45,6 +45,20 @@ def show_text(value) -> str:
     return str(value)
 
 
+def enum_formatter(enum_class):
+    """FAB hands list and show widgets an enum's stored key; staff read its translated label."""
+
+    def show_enum(value) -> str:
+        if value in (None, ""):
+            return ""
+        try:
+            return str(enum_class(getattr(value, "value", value)).label)
+        except ValueError:
+            return str(value)
+
+    return show_enum
+
+
 def show_status(value) -> Markup:
     """An enum as a colour badge; the colour is decided by the member's `badge` if it has one."""
     if value is None:
@@ -59,13 +73,13 @@ def show_bsn_masked(value) -> str:
     return "●●●●●●" + value[-3:]
 
 
-def formatter_for(column, value_sample=None):
+def formatter_for(column):
     """The formatter for a mapped column, by its SQL type."""
     import sqlalchemy as sa
 
     column_type = getattr(column, "type", None)
-    if isinstance(column_type, sa.Enum):
-        return show_text
+    if isinstance(column_type, sa.Enum) and column_type.enum_class is not None:
+        return enum_formatter(column_type.enum_class)
     if isinstance(column_type, sa.Numeric) and not isinstance(column_type, sa.Float):
         return show_money if column_type.scale == 2 else show_text
     if isinstance(column_type, (sa.Date, sa.DateTime)):
@@ -73,7 +87,3 @@ def formatter_for(column, value_sample=None):
     if isinstance(column_type, sa.Boolean):
         return show_bool
     return show_text
-
-
-def is_date_value(value) -> bool:
-    return isinstance(value, date)

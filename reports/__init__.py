@@ -1,0 +1,1 @@
+"""KPI queries and workbooks: plain functions of (session, scope, period), shared by screens and exports."""
