@@ -28,12 +28,7 @@ def init_roles_command():
 def create_user(username, email, password, organisation_name, role_name, first_name=None, last_name=None):
     """Add a portal user; raises click.UsageError with a clear message on any refusal."""
     sm = current_app.appbuilder.sm
-    organisation = db.session.execute(
-        db.select(Organisation).filter_by(name=organisation_name)
-    ).scalar_one_or_none()
-    if organisation is None:
-        known = ", ".join(db.session.execute(db.select(Organisation.name).order_by(Organisation.name)).scalars())
-        raise click.UsageError(f"Unknown organisation '{organisation_name}'. Known organisations: {known or 'none'}.")
+    organisation = _organisation_named(organisation_name)
     if role_name not in PORTAL_ROLES:
         raise click.UsageError(f"Unknown role '{role_name}'. Roles: {', '.join(PORTAL_ROLES)}.")
     role = sm.find_role(role_name)
@@ -82,6 +77,39 @@ def seed_demo_command():
     click.echo(summary)
 
 
+@click.command("partner-workbook")
+@click.option("--org", "organisation_name", required=True, help="Exact name of the organisation.")
+@click.option("--period", required=True, help="A quarter, e.g. 2026-Q3.")
+@click.option("--output", required=True, type=click.Path(dir_okay=False, writable=True))
+@click.option("--pseudonymise", is_flag=True, help="Client numbers instead of names; no address, no BSN.")
+@with_appcontext
+def partner_workbook_command(organisation_name, period, output, pseudonymise):
+    """Write the partner-meeting workbook of one organisation for one quarter (for a scheduled job)."""
+    import shutil
+
+    from reports.partner_workbook import PartnerWorkbook
+
+    organisation = _organisation_named(organisation_name)
+    try:
+        workbook = PartnerWorkbook(
+            db.session, organisation, period, pseudonymise=pseudonymise, include_bsn=not pseudonymise,
+            interval_months=current_app.config["EVALUATION_INTERVAL_MONTHS"],
+        )
+    except ValueError as error:
+        raise click.BadParameter(str(error), param_hint="--period")
+    with workbook.build() as source, open(output, "wb") as target:
+        shutil.copyfileobj(source, target)
+    click.echo(f"Wrote {output}")
+
+
+def _organisation_named(name):
+    organisation = db.session.execute(db.select(Organisation).filter_by(name=name)).scalar_one_or_none()
+    if organisation is None:
+        known = ", ".join(db.session.execute(db.select(Organisation.name).order_by(Organisation.name)).scalars())
+        raise click.UsageError(f"Unknown organisation '{name}'. Known organisations: {known or 'none'}.")
+    return organisation
+
+
 def register_commands(app) -> None:
-    for command in (init_roles_command, create_user_command, seed_demo_command):
+    for command in (init_roles_command, create_user_command, seed_demo_command, partner_workbook_command):
         app.cli.add_command(command)

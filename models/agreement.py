@@ -37,13 +37,13 @@ class Agreement(VersionedMixin, Model):
 
     @property
     def missing_signatures(self) -> list[str]:
-        """The parties (tenant and involved organisations) that have not signed yet."""
+        """The parties (tenant, referring and involved organisations) that have not signed yet."""
         signed_orgs = {s.organisation_id for s in self.signatures if s.party == SigningParty.organisation}
         missing = []
         if not any(s.party == SigningParty.tenant for s in self.signatures):
             missing.append(str(SigningParty.tenant.label))
         missing.extend(
-            org.name for org in self.trajectory.involved_organisations if org.id not in signed_orgs
+            org.name for org in self.trajectory.parties if org.id not in signed_orgs
         )
         return missing
 

@@ -85,6 +85,14 @@ class Trajectory(VersionedMixin, Model):
     )
 
     @property
+    def parties(self) -> list:
+        """The organisations that sign the agreement: the referring corporation and every involved one."""
+        involved = list(self.involved_organisations)
+        if self.referring_organisation is not None and self.referring_organisation not in involved:
+            involved.insert(0, self.referring_organisation)
+        return involved
+
+    @property
     def referral_reasons(self) -> str:
         """The reasons for referral as one readable line."""
         reasons = [

@@ -124,7 +124,7 @@ class PortalClient:
 
     def login(self, username, password=PASSWORD):
         response = self.post_form("/login/", {"username": username, "password": password})
-        assert response.status_code == 302, "login failed"
+        assert response.status_code == 302 and "/login" not in response.headers["Location"], f"login of {username} failed"
         return self
 
 

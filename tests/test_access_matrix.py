@@ -4,10 +4,12 @@ The views to check are read from the running app, not listed here: a screen regi
 checked tomorrow. The ground truth is plain Python over the loaded rows, written from the policy
 ("Who sees what" in DESIGN.md), not from the portal's own scope code.
 """
+import io
 import re
 from datetime import date, timedelta
 
 import pytest
+from openpyxl import load_workbook
 from flask_appbuilder.baseviews import BaseCRUDView
 from flask_appbuilder.security.sqla.models import Group, Permission, PermissionView, Role, User, ViewMenu
 
@@ -151,6 +153,24 @@ def option_leaks(html, view, truth):
     return problems
 
 
+def export_problems(client, view, expected_ids, sensitive_values, may_see_sensitive):
+    """The list's Excel export holds exactly the visible records, and no hidden field."""
+    url = f"{view.route_base}/export/xlsx/"
+    response = client.get(url)
+    if response.status_code != 200:
+        return [f"{url}: {response.status_code}"]
+    sheet = load_workbook(io.BytesIO(response.data)).active
+    rows = list(sheet.iter_rows(min_row=2, values_only=True))
+    problems = []
+    exported = {row[0] for row in rows}
+    if exported != expected_ids or len(rows) != len(expected_ids):
+        problems.append(f"{url} exports {sorted(exported)}, expected {sorted(expected_ids)}")
+    if not may_see_sensitive:
+        cells = {str(value) for row in sheet.iter_rows(values_only=True) for value in row if value is not None}
+        problems.extend(f"{url} exports {v!r}" for v in sensitive_values if v and any(v in c for c in cells))
+    return problems
+
+
 def check_account(app, client, username):
     """All access problems for one account over every registered screen; [] when all is right."""
     problems = []
@@ -187,6 +207,8 @@ def check_account(app, client, username):
             problems.append(f"{username} {view.route_base} lists {sorted(listed)}, expected {sorted(truth[model])}")
         if count is None or int(count.group(1)) != len(truth[model]):
             problems.append(f"{username} {view.route_base} counts {count and count.group(1)}, expected {len(truth[model])}")
+        problems.extend(f"{username} {p}" for p in export_problems(client, view, truth[model], sensitive_values,
+                                                                  may_see_sensitive))
         for pk in sorted(all_ids[model]):
             response, html = fetch(f"{view.route_base}/show/{pk}")
             expected = 200 if pk in truth[model] else 404

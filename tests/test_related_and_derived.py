@@ -39,7 +39,7 @@ def test_trajectory_page_shows_agreement_debts_and_evaluations(login, case):
     html = client.get(f"/trajectoryview/show/{case['trajectory']}").get_data(as_text=True)
     assert "Eneco" in html and "Vitens" in html
     assert f"/agreementview/show/{case['agreement']}" in html
-    assert "Still to sign" in html and "Still to sign: Gemeente Utrecht, Het Vierde Huis" in html
+    assert "Still to sign" in html and "Still to sign: Portaal, Gemeente Utrecht, Het Vierde Huis" in html
     assert "Fatima El Amrani" in html  # the tenant's signature
     for child in ("debtview", "evaluationview", "agreementview"):
         assert f"/{child}/add?_flt_0_trajectory={case['trajectory']}" in html

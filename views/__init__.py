@@ -6,10 +6,11 @@ from .base import PortalModelView
 from .debt import DebtView
 from .evaluation import EvaluationView
 from .organisation import ContactView, OrganisationView
+from .reports import PartnerWorkbookView
 from .tenant import TenantView
 from .trajectory import TrajectoryView
 
-CATEGORY_LABELS = {"Cases": _l("Cases"), "Parties": _l("Parties")}
+CATEGORY_LABELS = {"Cases": _l("Cases"), "Parties": _l("Parties"), "Reports": _l("Reports")}
 
 
 def register_views(appbuilder) -> list:
@@ -29,6 +30,10 @@ def register_views(appbuilder) -> list:
                                          category_label=CATEGORY_LABELS[category]))
     for view_class in (ObligationView, SignatureView):
         views.append(appbuilder.add_view_no_menu(view_class))
+    views.append(appbuilder.add_view(
+        PartnerWorkbookView, "Partner meeting workbook", label=_l("Partner meeting workbook"),
+        icon="fa-file-excel", category="Reports", category_label=CATEGORY_LABELS["Reports"],
+    ))
     return views
 
 

@@ -48,7 +48,7 @@ class SignatureView(PortalModelView):
     def validate_item(self, item, form):
         _check_party(item, "organisation")
         trajectory = item.agreement.trajectory
-        if item.party == SigningParty.organisation and item.organisation not in trajectory.involved_organisations:
+        if item.party == SigningParty.organisation and item.organisation not in trajectory.parties:
             raise DomainError(
                 _l("%(org)s is not involved in this trajectory, so it cannot sign its agreement.",
                    org=item.organisation.name),

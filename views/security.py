@@ -14,7 +14,7 @@ PORTAL_ROLES = (ADMIN, COORDINATOR, CASEWORKER, FINANCE, VIEWER)
 ALL_CASES_ROLES = {ADMIN, COORDINATOR}
 SENSITIVE_FIELD_ROLES = {ADMIN, COORDINATOR}
 
-READ_PERMISSIONS = ("can_list", "can_show")
+READ_PERMISSIONS = ("can_list", "can_show", "can_export_xlsx")
 WRITE_PERMISSIONS = ("can_add", "can_edit", "can_delete")
 # What every logged-in member of staff may do with their own account.
 OWN_ACCOUNT_PERMISSIONS = [
@@ -80,6 +80,11 @@ class PortalSecurityManager(SecurityManager):
         wanted = {role: set(OWN_ACCOUNT_PERMISSIONS) for role in PORTAL_ROLES if role != ADMIN}
         for view in portal_views:
             name = view.class_permission_name
+            if not hasattr(view, "datamodel"):
+                # A page that is not a table (a report form): everyone who reads cases may use it.
+                for role in wanted:
+                    wanted[role] |= {(p, name) for p in ("can_this_form_get", "can_this_form_post")}
+                continue
             writers = {COORDINATOR, *getattr(view, "write_roles", ())}
             for role in wanted:
                 wanted[role] |= {(p, name) for p in READ_PERMISSIONS}

@@ -1,0 +1,164 @@
+"""The partners' figures: one aggregate query each, over the trajectories a scope allows.
+
+Every function takes the session and a scope (models.scope.ALL_CASES, an organisation id, or
+None) and returns plain numbers, so the dashboard and the partner-meeting workbook show the
+same figures from the same code.
+"""
+from collections import Counter
+from datetime import date, timedelta
+from decimal import Decimal
+
+import sqlalchemy as sa
+from dateutil.relativedelta import relativedelta
+
+from models import (
+    Agreement, AgreementStatus, Debt, Evaluation, Signature, SigningParty, Trajectory, TrajectoryStatus,
+    trajectory_organisation,
+)
+from models.scope import visible_clause
+
+
+def _in_scope(scope):
+    return visible_clause(Trajectory, scope)
+
+
+def caseload_by_status(session, scope) -> dict:
+    """Number of trajectories per status, every status present (zero where none)."""
+    rows = session.execute(
+        sa.select(Trajectory.status, sa.func.count()).where(_in_scope(scope)).group_by(Trajectory.status)
+    ).all()
+    counts = Counter({status: 0 for status in TrajectoryStatus})
+    counts.update(dict(rows))
+    return {status: counts[status] for status in TrajectoryStatus}
+
+
+def referrals_between(session, scope, start: date, end: date) -> int:
+    return session.execute(
+        sa.select(sa.func.count()).where(_in_scope(scope), Trajectory.referral_date.between(start, end))
+    ).scalar_one()
+
+
+def endings_between(session, scope, start: date, end: date) -> dict:
+    """Trajectories that ended in the period, completed and ended early."""
+    rows = session.execute(
+        sa.select(Trajectory.status, sa.func.count())
+        .where(_in_scope(scope), Trajectory.actual_end_date.between(start, end),
+               Trajectory.status.in_([TrajectoryStatus.completed, TrajectoryStatus.ended_early]))
+        .group_by(Trajectory.status)
+    ).all()
+    found = dict(rows)
+    return {status: found.get(status, 0) for status in (TrajectoryStatus.completed, TrajectoryStatus.ended_early)}
+
+
+def evaluations_held_between(session, scope, start: date, end: date) -> int:
+    return session.execute(
+        sa.select(sa.func.count(Evaluation.id))
+        .join(Trajectory, Evaluation.trajectory_id == Trajectory.id)
+        .where(_in_scope(scope), Evaluation.held_date.between(start, end))
+    ).scalar_one()
+
+
+def _evaluation_base():
+    """Per running trajectory: the date the evaluation interval counts from (last held, or the start)."""
+    last_held = (
+        sa.select(sa.func.max(Evaluation.held_date))
+        .where(Evaluation.trajectory_id == Trajectory.id)
+        .correlate(Trajectory)
+        .scalar_subquery()
+    )
+    return sa.func.coalesce(last_held, Trajectory.start_date)
+
+
+def _running(scope):
+    return sa.and_(_in_scope(scope), Trajectory.status == TrajectoryStatus.running, Trajectory.start_date.is_not(None))
+
+
+def evaluations_overdue(session, scope, today: date, interval_months: int) -> int:
+    """Running trajectories whose next evaluation date (base + interval) lies before today."""
+    cutoff = today - relativedelta(months=interval_months)
+    return session.execute(
+        sa.select(sa.func.count()).where(_running(scope), _evaluation_base() < cutoff)
+    ).scalar_one()
+
+
+def evaluations_due_between(session, scope, start: date, end: date, interval_months: int) -> int:
+    """Running trajectories whose next evaluation date falls in [start, end]."""
+    months = relativedelta(months=interval_months)
+    return session.execute(
+        sa.select(sa.func.count()).where(
+            _running(scope), _evaluation_base() >= start - months, _evaluation_base() <= end - months
+        )
+    ).scalar_one()
+
+
+def _fully_signed():
+    """An agreement signed by the tenant, the referring organisation and every involved one (needs Trajectory joined)."""
+    tenant_signed = sa.exists().where(
+        Signature.agreement_id == Agreement.id, Signature.party == SigningParty.tenant
+    )
+    organisation_missing = sa.exists().where(
+        trajectory_organisation.c.trajectory_id == Agreement.trajectory_id,
+        ~sa.exists().where(
+            Signature.agreement_id == Agreement.id,
+            Signature.organisation_id == trajectory_organisation.c.organisation_id,
+        ),
+    )
+    referrer_signed = sa.exists().where(
+        Signature.agreement_id == Agreement.id,
+        Signature.organisation_id == Trajectory.referring_organisation_id,
+    )
+    return sa.and_(tenant_signed, referrer_signed, ~organisation_missing)
+
+
+def agreements_awaiting_signatures(session, scope) -> int:
+    """Agreements of open trajectories that are not (yet) ended and lack a signature."""
+    return session.execute(
+        sa.select(sa.func.count(Agreement.id))
+        .join(Trajectory, Agreement.trajectory_id == Trajectory.id)
+        .where(
+            _in_scope(scope), Agreement.status != AgreementStatus.ended,
+            Trajectory.status.in_(TrajectoryStatus.open_statuses()), ~_fully_signed(),
+        )
+    ).scalar_one()
+
+
+def debt_totals(session, scope) -> tuple:
+    """(total inventoried at the start, total current balance) over the scope's debts."""
+    original, current = session.execute(
+        sa.select(sa.func.coalesce(sa.func.sum(Debt.original_amount), 0),
+                  sa.func.coalesce(sa.func.sum(Debt.current_balance), 0))
+        .join(Trajectory, Debt.trajectory_id == Trajectory.id)
+        .where(_in_scope(scope))
+    ).one()
+    return Decimal(original), Decimal(current)
+
+
+def debts_by_category_and_status(session, scope) -> list:
+    """Rows of (category, status, number of debts, original total, current total)."""
+    return [
+        tuple(row) for row in session.execute(
+            sa.select(Debt.category, Debt.status, sa.func.count(Debt.id), sa.func.sum(Debt.original_amount),
+                      sa.func.sum(Debt.current_balance))
+            .join(Trajectory, Debt.trajectory_id == Trajectory.id)
+            .where(_in_scope(scope))
+            .group_by(Debt.category, Debt.status)
+            .order_by(Debt.category, Debt.status)
+        )
+    ]
+
+
+def quarter_bounds(label: str) -> tuple:
+    """'2026-Q3' -> (1 July 2026, 30 September 2026); ValueError with a clear message otherwise."""
+    try:
+        year_text, quarter_text = label.strip().upper().split("-Q")
+        year, quarter = int(year_text), int(quarter_text)
+        if not (1 <= quarter <= 4 and 1900 <= year <= 2200):
+            raise ValueError
+    except ValueError:
+        raise ValueError(f"'{label}' is not a quarter; write it as 2026-Q3.") from None
+    start = date(year, 3 * quarter - 2, 1)
+    return start, start + relativedelta(months=3) - timedelta(days=1)
+
+
+def quarter_of(day: date) -> str:
+    return f"{day.year}-Q{(day.month - 1) // 3 + 1}"
