@@ -1,6 +1,7 @@
 """The woonbegeleidingsovereenkomst: obligations of every party, in force once all have signed."""
 import sqlalchemy as sa
 from flask_babel import lazy_gettext as _l
+from sqlalchemy.ext.hybrid import hybrid_property
 from sqlalchemy.orm import relationship
 
 from .base import Model, VersionedMixin, enum_column
@@ -51,8 +52,19 @@ class Agreement(VersionedMixin, Model):
     def is_fully_signed(self) -> bool:
         return not self.missing_signatures
 
-    def __str__(self) -> str:
+    @hybrid_property
+    def display_name(self) -> str:
         return f"{self.trajectory} – v{self.agreement_version}"
+
+    @display_name.expression
+    def display_name(cls):
+        from .trajectory import Trajectory
+
+        trajectory = sa.select(Trajectory.display_name).where(Trajectory.id == cls.trajectory_id).scalar_subquery()
+        return trajectory + " – v" + sa.cast(cls.agreement_version, sa.String)
+
+    def __str__(self) -> str:
+        return self.display_name
 
 
 class Obligation(VersionedMixin, Model):

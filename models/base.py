@@ -4,6 +4,7 @@ import enum
 import sqlalchemy as sa
 from flask_appbuilder import Model
 from flask_appbuilder.utils.legacy import get_sqla_class
+from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import declared_attr
 
 db = get_sqla_class()()
@@ -49,6 +50,31 @@ def enum_column(enum_class, **kwargs):
     )
 
 
+class add_months(sa.sql.expression.FunctionElement):
+    """`date + n months` in SQL, clamped to the month's last day as dateutil's relativedelta does."""
+
+    type = sa.Date()
+    inherit_cache = True
+    name = "add_months"
+
+
+@compiles(add_months, "postgresql")
+def _add_months_postgresql(element, compiler, **kw):
+    day, months = list(element.clauses)
+    return f"CAST(({compiler.process(day, **kw)} + make_interval(months => {compiler.process(months, **kw)})) AS DATE)"
+
+
+@compiles(add_months, "sqlite")
+def _add_months_sqlite(element, compiler, **kw):
+    day, months = (compiler.process(c, **kw) for c in element.clauses)
+    # SQLite's '+N months' overflows (31 Jan + 1 month = 3 March): step to the target month, then clamp the day.
+    last_day = f"CAST(strftime('%d', date({day}, 'start of month', '+' || ({months} + 1) || ' months', '-1 day')) AS INTEGER)"
+    return (
+        f"date({day}, 'start of month', '+' || {months} || ' months', "
+        f"'+' || (min(CAST(strftime('%d', {day}) AS INTEGER), {last_day}) - 1) || ' days')"
+    )
+
+
 class VersionedMixin:
     """Optimistic locking: an UPDATE whose row changed since it was read fails."""
 
@@ -61,4 +87,4 @@ class VersionedMixin:
         return {"version_id_col": cls.version}
 
 
-__all__ = ["db", "Model", "Money", "LabelledEnum", "enum_column", "VersionedMixin"]
+__all__ = ["db", "Model", "Money", "LabelledEnum", "enum_column", "VersionedMixin", "add_months"]

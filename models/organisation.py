@@ -1,6 +1,7 @@
 """The parties of the process and the people who work there."""
 import sqlalchemy as sa
 from flask_babel import lazy_gettext as _l
+from sqlalchemy.ext.hybrid import hybrid_property
 from sqlalchemy.orm import relationship
 
 from .base import Model, VersionedMixin, enum_column
@@ -22,8 +23,17 @@ class Organisation(VersionedMixin, Model):
 
     contacts = relationship("Contact", back_populates="organisation", order_by="Contact.name")
 
-    def __str__(self) -> str:
+    @hybrid_property
+    def display_name(self) -> str:
+        """How the record reads in lists and exports (the SQL form lets exports select it directly)."""
         return self.name or ""
+
+    @display_name.expression
+    def display_name(cls):
+        return cls.name
+
+    def __str__(self) -> str:
+        return self.display_name
 
 
 class Contact(VersionedMixin, Model):
@@ -43,7 +53,16 @@ class Contact(VersionedMixin, Model):
 
     organisation = relationship("Organisation", back_populates="contacts", info={"label": _l("Organisation")})
 
-    def __str__(self) -> str:
+    @hybrid_property
+    def display_name(self) -> str:
         if self.organisation is not None:
             return f"{self.name} ({self.organisation.name})"
         return self.name or ""
+
+    @display_name.expression
+    def display_name(cls):
+        organisation = sa.select(Organisation.name).where(Organisation.id == cls.organisation_id).scalar_subquery()
+        return cls.name + " (" + organisation + ")"
+
+    def __str__(self) -> str:
+        return self.display_name

@@ -1,6 +1,7 @@
 """The tenant (huurder) at risk of eviction."""
 import sqlalchemy as sa
 from flask_babel import lazy_gettext as _l
+from sqlalchemy.ext.hybrid import hybrid_property
 from sqlalchemy.orm import relationship
 
 from .base import Model, Money, VersionedMixin, enum_column
@@ -46,5 +47,13 @@ class Tenant(VersionedMixin, Model):
     def full_name(self) -> str:
         return f"{self.first_name} {self.last_name}"
 
+    @hybrid_property
+    def display_name(self) -> str:
+        return f"{self.first_name} {self.last_name} ({self.client_number})"
+
+    @display_name.expression
+    def display_name(cls):
+        return cls.first_name + " " + cls.last_name + " (" + cls.client_number + ")"
+
     def __str__(self) -> str:
-        return f"{self.full_name} ({self.client_number})"
+        return self.display_name

@@ -3,9 +3,10 @@ import sqlalchemy as sa
 from dateutil.relativedelta import relativedelta
 from flask import current_app
 from flask_babel import lazy_gettext as _l
+from sqlalchemy.ext.hybrid import hybrid_property
 from sqlalchemy.orm import relationship
 
-from .base import Model, VersionedMixin, enum_column
+from .base import Model, VersionedMixin, add_months, enum_column
 from .enums import EvictionJudgment, TrajectoryOutcome, TrajectoryStatus
 
 trajectory_organisation = sa.Table(
@@ -104,9 +105,12 @@ class Trajectory(VersionedMixin, Model):
             reasons.append(self.reason_other)
         return ", ".join(reasons)
 
-    @property
+    @hybrid_property
     def next_evaluation_date(self):
-        """Last held evaluation (or the start) plus the evaluation interval, while running."""
+        """Last held evaluation (or the start) plus the evaluation interval, while running.
+
+        Read from the setting each time, so a new interval moves every due date without a migration.
+        """
         if self.status != TrajectoryStatus.running:
             return None
         base = self.last_evaluation_held_on or self.start_date
@@ -114,8 +118,28 @@ class Trajectory(VersionedMixin, Model):
             return None
         return base + relativedelta(months=current_app.config["EVALUATION_INTERVAL_MONTHS"])
 
-    def __str__(self) -> str:
+    @next_evaluation_date.expression
+    def next_evaluation_date(cls):
+        base = sa.func.coalesce(cls.last_evaluation_held_on, cls.start_date)
+        due = add_months(base, current_app.config["EVALUATION_INTERVAL_MONTHS"])
+        return sa.case((cls.status == TrajectoryStatus.running, due), else_=None)
+
+    @hybrid_property
+    def display_name(self) -> str:
         tenant = self.tenant
         if tenant is None:
             return f"#{self.id}"
         return f"{tenant.client_number} – {tenant.full_name}"
+
+    @display_name.expression
+    def display_name(cls):
+        from .tenant import Tenant
+
+        return (
+            sa.select(Tenant.client_number + " – " + Tenant.first_name + " " + Tenant.last_name)
+            .where(Tenant.id == cls.tenant_id)
+            .scalar_subquery()
+        )
+
+    def __str__(self) -> str:
+        return self.display_name

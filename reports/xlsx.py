@@ -6,6 +6,7 @@ number of rows.
 """
 import enum
 import re
+from copy import copy
 import tempfile
 from datetime import date, datetime
 from decimal import Decimal
@@ -69,19 +70,23 @@ class XlsxWorkbook:
 
     def __init__(self):
         self.workbook = Workbook(write_only=True)
+        # Enum labels are translated once per workbook, not once per cell.
+        self._labels = {}
 
     def add_sheet(self, title, columns, rows, freeze_header=True):
         """Write `rows` (objects) through `columns`; returns the number of data rows."""
         sheet = self.workbook.create_sheet(title=_sheet_title(title))
-        values = ([plain_value(column.read(row), column.yes_no) for column in columns] for row in rows)
+        values = ([self._plain(column.read(row), column.yes_no) for column in columns] for row in rows)
         sample = list(islice(values, SAMPLE_ROWS))
         self._set_widths(sheet, columns, sample)
         if freeze_header:
             sheet.freeze_panes = "A2"
         sheet.append([self._header_cell(sheet, column.header) for column in columns])
+        templates = self._templates(sheet)
+        cell = self._cell
         count = 0
         for row in _chain(sample, values):
-            sheet.append([self._cell(sheet, value) for value in row])
+            sheet.append([cell(sheet, value, templates) for value in row])
             count += 1
         if columns:
             sheet.auto_filter.ref = f"A1:{get_column_letter(len(columns))}{count + 1}"
@@ -99,9 +104,12 @@ class XlsxWorkbook:
                 cell.font = Font(bold=True, size=12)
                 sheet.append([cell])
                 continue
-            cells = [self._cell(sheet, plain_value(value)) for value in row]
-            if cells:
-                cells[0].font = Font(bold=True)
+            templates = self._templates(sheet)
+            cells = [self._cell(sheet, self._plain(value), templates) for value in row[1:]]
+            if row:
+                label = WriteOnlyCell(sheet, value=self._plain(row[0]))
+                label.font = Font(bold=True)
+                cells.insert(0, label)
             sheet.append(cells)
 
     def save(self):
@@ -119,22 +127,41 @@ class XlsxWorkbook:
         cell.alignment = Alignment(vertical="center")
         return cell
 
+    def _plain(self, value, yes_no=("Yes", "No")):
+        if isinstance(value, enum.Enum):
+            label = self._labels.get(value)
+            if label is None:
+                label = self._labels[value] = str(value)
+            return label
+        return plain_value(value, yes_no)
+
     @staticmethod
-    def _cell(sheet, value):
-        if isinstance(value, str):
-            value = ILLEGAL_CHARACTERS.sub("", value)
+    def _templates(sheet):
+        """Styled cells to copy: a date, an amount and protected text, their styles registered once."""
+        date_cell, money_cell, text_cell = (WriteOnlyCell(sheet) for _ in range(3))
+        date_cell.number_format = DATE_FORMAT
+        money_cell.number_format = MONEY_FORMAT
+        text_cell.quotePrefix = True
+        return {"date": date_cell._style, "money": money_cell._style, "text": text_cell._style}
+
+    @staticmethod
+    def _cell(sheet, value, templates):
+        """Plain values pass through; dates, amounts and formula-like text get a styled cell."""
+        kind = type(value)
+        if kind is str:
+            if ILLEGAL_CHARACTERS.search(value):
+                value = ILLEGAL_CHARACTERS.sub("", value)
+            if not value.startswith(FORMULA_TRIGGERS):
+                return value
             cell = WriteOnlyCell(sheet, value=value)
-            if value.startswith(FORMULA_TRIGGERS):
-                cell.data_type = "s"
-                cell.quotePrefix = True
+            cell.data_type = "s"
+            cell._style = copy(templates["text"])
             return cell
-        cell = WriteOnlyCell(sheet, value=value)
-        kind = _kind(value)
-        if kind == "date":
-            cell.number_format = DATE_FORMAT
-        elif kind == "money":
-            cell.number_format = MONEY_FORMAT
-        return cell
+        if kind is Decimal or kind is date or kind is datetime:
+            cell = WriteOnlyCell(sheet, value=value)
+            cell._style = copy(templates["money" if kind is Decimal else "date"])
+            return cell
+        return value
 
     @staticmethod
     def _set_widths(sheet, columns, sample):
