@@ -99,7 +99,7 @@ def test_date_cells_have_a_date_format(login, tenants):
     sheet = workbook(client.get("/trajectoryview/export/xlsx/")).active
     headers = [c.value for c in sheet[1]]
     start = sheet[2][headers.index("Startdatum")]
-    assert start.is_date and start.number_format == "DD-MM-YYYY"
+    assert start.is_date and start.number_format.lower() == "dd-mm-yyyy"
 
 
 def test_file_name_has_entity_and_date(login, tenants):
