@@ -1,5 +1,6 @@
 """Portal settings: secrets and database from the environment, policy as named settings."""
 import os
+from decimal import Decimal
 from pathlib import Path
 
 from flask_appbuilder.const import AUTH_DB
@@ -47,6 +48,16 @@ class Config:
 
     # Policy settings of the Laatste Kansbeleid.
     EVALUATION_INTERVAL_MONTHS = _int_env("EVALUATION_INTERVAL_MONTHS", 3)
+    # "Due soon" on the evaluations page and the dashboard.
+    EVALUATION_DUE_SOON_DAYS = _int_env("EVALUATION_DUE_SOON_DAYS", 30)
+    # A trajectory completes after two to four years; earlier only with a coordinator's recorded reason.
+    MINIMUM_DURATION_YEARS = _int_env("MINIMUM_DURATION_YEARS", 2)
+    # After completion: when to ask whether the tenant relapsed.
+    RELAPSE_FOLLOWUP_MONTHS = _int_env("RELAPSE_FOLLOWUP_MONTHS", 12)
+    # The partners' aim: share of followed-up completions without relapse.
+    SUCCESS_TARGET_PERCENT = _int_env("SUCCESS_TARGET_PERCENT", 75)
+    # Estimated cost of one eviction (court, bailiff, storage, shelter), for "costs avoided".
+    EVICTION_COST_EUR = Decimal(os.environ.get("EVICTION_COST_EUR", "25000"))
     LIST_PAGE_SIZE = 25
 
 

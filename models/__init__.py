@@ -9,11 +9,12 @@ from .enums import (
     AgreementStatus, Assessment, DebtCategory, DebtStatus, EvictionJudgment, Household,
     ObligationStatus, OrganisationKind, SigningParty, TrajectoryOutcome, TrajectoryStatus,
 )
-from .evaluation import Evaluation
+from .evaluation import Evaluation, Intervention
 from .organisation import Contact, Organisation
 from .tenant import Tenant
 from .trajectory import Trajectory, trajectory_organisation
 from .user import PortalUser
+from .workflow import StatusChange, Step, StepRefused, allowed_steps, current_agreement
 
 # Derived figures are computed by the query that loads the trajectory, never stored.
 Trajectory.total_current_debt = column_property(
@@ -34,7 +35,8 @@ Trajectory.last_evaluation_held_on = column_property(
 
 __all__ = [
     "db", "Model", "Organisation", "Contact", "Tenant", "Trajectory", "trajectory_organisation",
-    "Agreement", "Obligation", "Signature", "Debt", "Evaluation", "PortalUser",
+    "Agreement", "Obligation", "Signature", "Debt", "Evaluation", "Intervention", "PortalUser",
+    "StatusChange", "Step", "StepRefused", "allowed_steps", "current_agreement",
     "AgreementStatus", "Assessment", "DebtCategory", "DebtStatus", "EvictionJudgment", "Household",
     "ObligationStatus", "OrganisationKind", "SigningParty", "TrajectoryOutcome", "TrajectoryStatus",
 ]

@@ -29,6 +29,39 @@ class Evaluation(VersionedMixin, Model):
     notes = sa.Column(sa.Text, info={"label": _l("Notes")})
 
     trajectory = relationship("Trajectory", back_populates="evaluations", info={"label": _l("Trajectory")})
+    interventions = relationship(
+        "Intervention", back_populates="evaluation", order_by="Intervention.due_date",
+        info={"label": _l("Interventions")},
+    )
 
     def __str__(self) -> str:
         return f"{self.trajectory} – {self.planned_date:%d-%m-%Y}" if self.planned_date else str(self.trajectory)
+
+
+class Intervention(VersionedMixin, Model):
+    """Immediate action after an evaluation found problems: what, who is responsible, by when."""
+
+    __tablename__ = "intervention"
+    __scope__ = "evaluation.trajectory"
+
+    id = sa.Column(sa.Integer, primary_key=True)
+    evaluation_id = sa.Column(
+        sa.Integer, sa.ForeignKey("evaluation.id", ondelete="RESTRICT"), nullable=False, index=True
+    )
+    description = sa.Column(sa.Text, nullable=False, info={"label": _l("Intervention")})
+    responsible_organisation_id = sa.Column(
+        sa.Integer, sa.ForeignKey("organisation.id", ondelete="RESTRICT"), nullable=False, index=True
+    )
+    due_date = sa.Column(sa.Date, nullable=False, info={"label": _l("Due date")})
+    closed_on = sa.Column(sa.Date, index=True, info={"label": _l("Closed on")})
+    result = sa.Column(sa.Text, info={"label": _l("Result")})
+
+    evaluation = relationship("Evaluation", back_populates="interventions", info={"label": _l("Evaluation")})
+    responsible_organisation = relationship("Organisation", info={"label": _l("Responsible organisation")})
+
+    @property
+    def is_open(self) -> bool:
+        return self.closed_on is None
+
+    def __str__(self) -> str:
+        return (self.description or "")[:60]

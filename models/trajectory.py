@@ -61,7 +61,7 @@ class Trajectory(VersionedMixin, Model):
     outcome = enum_column(TrajectoryOutcome, info={"label": _l("Outcome")})
     coordinator_id = sa.Column(sa.Integer, sa.ForeignKey("contact.id", ondelete="SET NULL"), index=True)
     counsellor_id = sa.Column(sa.Integer, sa.ForeignKey("contact.id", ondelete="SET NULL"), index=True)
-    relapse_followup_date = sa.Column(sa.Date, info={"label": _l("Relapse follow-up date")})
+    relapse_followup_date = sa.Column(sa.Date, info={"label": _l("Followed up on")})
     relapse = sa.Column(sa.Boolean, info={"label": _l("Relapse")})
     relapse_remark = sa.Column(sa.Text, info={"label": _l("Relapse remark")})
     notes = sa.Column(sa.Text, info={"label": _l("Notes")})
@@ -84,6 +84,21 @@ class Trajectory(VersionedMixin, Model):
     evaluations = relationship(
         "Evaluation", back_populates="trajectory", order_by="Evaluation.planned_date"
     )
+    status_changes = relationship(
+        "StatusChange", back_populates="trajectory", order_by="StatusChange.changed_at.desc()"
+    )
+
+    @hybrid_property
+    def relapse_followup_due(self):
+        """When to ask whether a completed trajectory's tenant relapsed: the end plus the follow-up period."""
+        if self.status != TrajectoryStatus.completed or self.actual_end_date is None:
+            return None
+        return self.actual_end_date + relativedelta(months=current_app.config["RELAPSE_FOLLOWUP_MONTHS"])
+
+    @relapse_followup_due.expression
+    def relapse_followup_due(cls):
+        due = add_months(cls.actual_end_date, current_app.config["RELAPSE_FOLLOWUP_MONTHS"])
+        return sa.case((cls.status == TrajectoryStatus.completed, due), else_=None)
 
     @property
     def parties(self) -> list:

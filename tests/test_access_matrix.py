@@ -16,7 +16,7 @@ from flask_appbuilder.security.sqla.models import Group, Permission, PermissionV
 import builders
 from conftest import ACCOUNTS, PortalClient, messages
 from models import (
-    Agreement, Contact, Debt, Evaluation, Obligation, Organisation, OrganisationKind, PortalUser,
+    Agreement, Contact, Debt, Evaluation, Intervention, Obligation, Organisation, OrganisationKind, PortalUser,
     Signature, SigningParty, Tenant, Trajectory, TrajectoryStatus, db,
 )
 from views.fields import bsn_is_valid
@@ -24,7 +24,9 @@ from views.fields import bsn_is_valid
 ALL_CASE_ROLES = {"Admin", "Coordinator"}
 SENSITIVE_ROLES = {"Admin", "Coordinator"}
 # Which models each role may edit, from the role table.
-CASE_MODELS = {Tenant, Trajectory, Agreement, Obligation, Signature, Debt, Evaluation}
+CASE_MODELS = {Tenant, Trajectory, Agreement, Obligation, Signature, Debt, Evaluation, Intervention}
+# Pages that are not tables but show cases; every link on them must stay in scope too.
+CASE_PAGES = ["/", "/evaluations-due/", "/partner-workbook/form"]
 EDITABLE = {
     "Admin": CASE_MODELS | {Organisation, Contact},
     "Coordinator": CASE_MODELS | {Organisation, Contact},
@@ -65,7 +67,10 @@ def cases(app, world):
                 trajectory = builders.trajectory(tenant, involved=involved, start_date=date.today() - timedelta(days=100))
                 trajectory.referring_organisation = builders.organisation(referrer)
                 builders.debt(trajectory, creditor=f"Schuldeiser {trajectory.id}")
-                builders.evaluation(trajectory, planned=date.today() - timedelta(days=10))
+                evaluation = builders.evaluation(trajectory, planned=date.today() - timedelta(days=10))
+                db.session.add(Intervention(evaluation=evaluation, description=f"Actie {trajectory.id}",
+                                            responsible_organisation=builders.organisation("Het Vierde Huis"),
+                                            due_date=date.today() + timedelta(days=7)))
                 agreement = builders.agreement(trajectory)
                 db.session.add(Obligation(agreement=agreement, party=SigningParty.tenant, description="Huur betalen"))
                 db.session.add(Signature(agreement=agreement, party=SigningParty.tenant, signed_by=tenant.full_name,
@@ -114,6 +119,8 @@ def ground_truth(username):
         Evaluation: children(Evaluation, seen, "trajectory_id"),
         Obligation: children(Obligation, agreements, "agreement_id"),
         Signature: children(Signature, agreements, "agreement_id"),
+        Intervention: {i.id for i in db.session.execute(db.select(Intervention)).scalars()
+                       if i.evaluation.trajectory_id in seen},
         Organisation: {o.id for o in db.session.execute(db.select(Organisation)).scalars()},
         Contact: {c.id for c in db.session.execute(db.select(Contact)).scalars()},
     }, roles
@@ -192,6 +199,10 @@ def check_account(app, client, username):
                 problems.extend(f"{username} {url}: shows {v!r}" for v in sensitive_values if v and v in html)
         return response, html
 
+    for page in CASE_PAGES:
+        response, html = fetch(page)
+        if response.status_code != 200:
+            problems.append(f"{username} cannot open {page} ({response.status_code})")
     for view in views:
         model = view.datamodel.obj
         if model not in truth:

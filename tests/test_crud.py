@@ -155,7 +155,7 @@ def test_evaluation_add_edit_delete(app, login, case):
     response = client.post_form("/evaluationview/add", {
         "trajectory": str(case["trajectory"]), "planned_date": held, "held_date": held,
         "participants": "Huurder, Het Vierde Huis, buurtteam", "assessment": "concerns",
-        "rent_paid": "y", "nuisance_reports": "1", "obligations_kept": "y",
+        "rent_paid": "yes", "nuisance_reports": "1", "obligations_kept": "yes",
     })
     assert response.status_code == 302, messages(response)
     evaluation = _one(app, Evaluation, trajectory_id=case["trajectory"])

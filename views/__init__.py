@@ -4,7 +4,7 @@ from flask_babel import lazy_gettext as _l
 from .agreement import AgreementView, ObligationView, SignatureView
 from .base import PortalModelView
 from .debt import DebtView
-from .evaluation import EvaluationView
+from .evaluation import EvaluationsDueView, EvaluationView, InterventionView
 from .organisation import ContactView, OrganisationView
 from .reports import PartnerWorkbookView
 from .tenant import TenantView
@@ -20,7 +20,9 @@ def register_views(appbuilder) -> list:
         (TrajectoryView, "Trajectories", _l("Trajectories"), "fa-road", "Cases"),
         (AgreementView, "Agreements", _l("Agreements"), "fa-file-signature", "Cases"),
         (DebtView, "Debts", _l("Debts"), "fa-euro-sign", "Cases"),
+        (EvaluationsDueView, "Evaluations due", _l("Evaluations due"), "fa-bell", "Cases"),
         (EvaluationView, "Evaluations", _l("Evaluations"), "fa-calendar-check", "Cases"),
+        (InterventionView, "Interventions", _l("Interventions"), "fa-life-ring", "Cases"),
         (OrganisationView, "Organisations", _l("Organisations"), "fa-building", "Parties"),
         (ContactView, "Contacts", _l("Contacts"), "fa-address-book", "Parties"),
     ]

@@ -28,7 +28,7 @@ from models.scope import is_declared, visible_clause
 from reports.xlsx import XLSX_MIMETYPE, Column, XlsxWorkbook
 
 from .fields import (
-    EnumSelectField, FiniteAmount, NoControlCharacters, SaneDate, WholeNumber,
+    EnumSelectField, FiniteAmount, NoControlCharacters, SaneDate, WholeNumber, YesNoUnknownField,
 )
 from .formatting import formatter_for, show_text
 
@@ -244,7 +244,13 @@ class PortalModelView(ModelView):
             if name not in mapper.column_attrs:
                 continue
             column = mapper.column_attrs[name].columns[0]
-            if isinstance(column.type, sa.Boolean):
+            if isinstance(column.type, sa.Boolean) and column.nullable:
+                # An unanswered question (relapse? rent paid?) must not turn into "no" on the next save.
+                fields[name] = YesNoUnknownField(
+                    self.label_columns.get(name, name),
+                    description=(self.description_columns or {}).get(name, ""),
+                )
+            elif isinstance(column.type, sa.Boolean):
                 # FAB makes a NOT NULL boolean "required", so an unticked box could never be saved.
                 fields[name] = BooleanField(
                     self.label_columns.get(name, name),
@@ -580,6 +586,8 @@ RECORD_NAMES = {
     "tenant": _l("tenants"),
     "trajectory": _l("trajectories"),
     "trajectory_organisation": _l("trajectories it is involved in"),
+    "status_change": _l("status changes"),
+    "intervention": _l("interventions"),
     "agreement": _l("agreements"),
     "obligation": _l("obligations"),
     "signature": _l("signatures"),

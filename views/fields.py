@@ -52,6 +52,26 @@ class EnumSelectField(SelectField):
             raise ValidationError(_l("Not a valid choice."))
 
 
+class YesNoUnknownField(SelectField):
+    """A yes/no question that may still be open: "—" stays None instead of becoming "no"."""
+
+    def __init__(self, label=None, validators=None, **kwargs):
+        super().__init__(label, validators=validators, choices=[], widget=Select2Widget(), **kwargs)
+
+    def iter_choices(self):
+        current = {True: "yes", False: "no"}.get(self.data, "")
+        for value, label in (("", "—"), ("yes", _l("Yes")), ("no", _l("No"))):
+            yield (value, label, value == current, {})
+
+    def process_formdata(self, valuelist):
+        if valuelist:
+            self.data = {"yes": True, "no": False}.get(valuelist[0], valuelist[0] or None)
+
+    def pre_validate(self, form):
+        if self.data not in (True, False, None):
+            raise ValidationError(_l("Not a valid choice."))
+
+
 class NoControlCharacters:
     """Reject invisible control characters (they corrupt exports and some databases refuse them)."""
 

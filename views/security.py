@@ -15,7 +15,8 @@ ALL_CASES_ROLES = {ADMIN, COORDINATOR}
 SENSITIVE_FIELD_ROLES = {ADMIN, COORDINATOR}
 
 READ_PERMISSIONS = ("can_list", "can_show", "can_export_xlsx")
-WRITE_PERMISSIONS = ("can_add", "can_edit", "can_delete")
+# FAB routes the portal does not use (no uploaded files, no bulk actions yet).
+NEVER_GRANTED = {"can_download", "can_action", "can_action_post"}
 # What every logged-in member of staff may do with their own account.
 OWN_ACCOUNT_PERMISSIONS = [
     ("can_userinfo", "UserDBModelView"),
@@ -72,6 +73,9 @@ class PortalSecurityManager(SecurityManager):
             return ALL_CASES
         return organisation.id
 
+    def may_override_minimum_duration(self, user=None) -> bool:
+        return bool(self.role_names(self._user(user)) & {COORDINATOR})
+
     def sees_sensitive_fields(self, user=None) -> bool:
         return bool(self.role_names(self._user(user)) & SENSITIVE_FIELD_ROLES)
 
@@ -80,16 +84,19 @@ class PortalSecurityManager(SecurityManager):
         wanted = {role: set(OWN_ACCOUNT_PERMISSIONS) for role in PORTAL_ROLES if role != ADMIN}
         for view in portal_views:
             name = view.class_permission_name
+            permissions = set(view.base_permissions or [])
             if not hasattr(view, "datamodel"):
-                # A page that is not a table (a report form): everyone who reads cases may use it.
+                # A page that is not a table (a report, a due list) reads cases only: every role may use it.
                 for role in wanted:
-                    wanted[role] |= {(p, name) for p in ("can_this_form_get", "can_this_form_post")}
+                    wanted[role] |= {(p, name) for p in permissions}
                 continue
+            # Reading is for everyone; every other permission of the view (add, edit, delete,
+            # lifecycle steps) for the roles the view names as its writers.
             writers = {COORDINATOR, *getattr(view, "write_roles", ())}
             for role in wanted:
-                wanted[role] |= {(p, name) for p in READ_PERMISSIONS}
+                wanted[role] |= {(p, name) for p in permissions & set(READ_PERMISSIONS)}
                 if role in writers:
-                    wanted[role] |= {(p, name) for p in WRITE_PERMISSIONS}
+                    wanted[role] |= {(p, name) for p in permissions - set(READ_PERMISSIONS) - NEVER_GRANTED}
         portal_view_set = set(portal_views)
         for menu in self.appbuilder.menu.get_list():
             shown = [c.name for c in [menu, *menu.childs] if getattr(c, "baseview", None) in portal_view_set]

@@ -1,0 +1,168 @@
+"""The home page after login: the partners' figures for the cases the user may see.
+
+Every figure comes from `reports.kpi`, the module the partner-meeting workbook uses too, so the
+two never disagree. The charts are inline SVG drawn on the server (the portal runs on closed
+networks: nothing is loaded from another host, no JavaScript library), and every chart has a
+table with the same numbers next to it.
+"""
+from datetime import date
+from decimal import ROUND_HALF_UP, Decimal
+
+from flask import current_app, g, redirect
+from flask_appbuilder import IndexView, expose
+from flask_babel import lazy_gettext as _l
+from flask_login import current_user
+
+from models import TrajectoryStatus, db
+from models.scope import ALL_CASES
+from reports import kpi
+
+from .base import security_manager
+from .formatting import show_money
+
+# Chart geometry, in SVG user units; the SVG scales to the panel's width.
+CHART_WIDTH = 600
+LABEL_WIDTH = 170
+VALUE_ROOM = 110
+BAR_HEIGHT = 22
+BAR_GAP = 8
+PLOT_TOP = 34
+PLOT_HEIGHT = 170
+AXIS_ROOM = 26
+
+# Series of the quarter chart: key, label, CSS class (colours in static/portal.css).
+QUARTER_SERIES = (
+    ("referrals", _l("Referrals"), "chart-referrals"),
+    ("completed", _l("Completed"), "chart-completed"),
+    ("ended_early", _l("Ended early"), "chart-ended-early"),
+)
+
+
+def today() -> date:
+    """The day the figures are for (one place, so tests can fix it)."""
+    return date.today()
+
+
+def horizontal_bars(rows, css="chart-bar") -> dict:
+    """Geometry of a horizontal bar chart: `rows` of (label, value, shown value)."""
+    largest = max((value for _, value, _ in rows), default=0)
+    room = CHART_WIDTH - LABEL_WIDTH - VALUE_ROOM
+    bars = []
+    for index, (label, value, shown) in enumerate(rows):
+        length = round(room * float(value) / float(largest), 1) if largest and value > 0 else 0
+        y = BAR_GAP + index * (BAR_HEIGHT + BAR_GAP)
+        bars.append({
+            "label": label, "value": value, "shown": shown, "x": LABEL_WIDTH, "y": y, "width": length,
+            "height": BAR_HEIGHT, "text_y": y + BAR_HEIGHT / 2 + 5, "value_x": LABEL_WIDTH + length + 6,
+            "css": css,
+        })
+    return {
+        "width": CHART_WIDTH, "height": BAR_GAP + len(rows) * (BAR_HEIGHT + BAR_GAP),
+        "label_x": LABEL_WIDTH - 8, "bars": bars,
+    }
+
+
+def grouped_bars(rows) -> dict:
+    """Geometry of the quarter chart: `rows` of (quarter, referrals, completed, ended early)."""
+    largest = max((max(numbers) for _, *numbers in rows), default=0) or 1
+    left, right = 10, CHART_WIDTH - 10
+    group_width = (right - left) / max(len(rows), 1)
+    bar_width = group_width * 0.8 / len(QUARTER_SERIES)
+    baseline = PLOT_TOP + PLOT_HEIGHT
+    groups = []
+    for index, (label, *numbers) in enumerate(rows):
+        x0 = left + index * group_width + group_width * 0.1
+        bars = []
+        for position, ((_, series_label, css), value) in enumerate(zip(QUARTER_SERIES, numbers)):
+            height = round(PLOT_HEIGHT * value / largest, 1)
+            bars.append({
+                "label": series_label, "value": value, "css": css, "x": round(x0 + position * bar_width, 1),
+                "y": round(baseline - height, 1), "width": round(bar_width - 2, 1), "height": height,
+                "text_x": round(x0 + position * bar_width + (bar_width - 2) / 2, 1),
+                "text_y": round(baseline - height - 4, 1),
+            })
+        groups.append({"label": label, "bars": bars, "label_x": round(left + (index + 0.5) * group_width, 1)})
+    legend = [
+        {"label": label, "css": css, "x": left + i * 150, "text_x": left + i * 150 + 18}
+        for i, (_, label, css) in enumerate(QUARTER_SERIES)
+    ]
+    return {
+        "width": CHART_WIDTH, "height": baseline + AXIS_ROOM, "baseline": baseline, "left": left, "right": right,
+        "label_y": baseline + 18, "groups": groups, "legend": legend,
+    }
+
+
+def percentage(part: int, whole: int):
+    """Whole percent, rounded half up; None when there is nothing to divide by."""
+    if not whole:
+        return None
+    return int((Decimal(100 * part) / Decimal(whole)).quantize(Decimal(1), rounding=ROUND_HALF_UP))
+
+
+def dashboard_figures(session, scope, day: date, config) -> dict:
+    """Every figure on the dashboard, computed by the kpi module for `scope` on `day`."""
+    interval = config["EVALUATION_INTERVAL_MONTHS"]
+    due_soon_days = config["EVALUATION_DUE_SOON_DAYS"]
+    target = config["SUCCESS_TARGET_PERCENT"]
+    cost_per_eviction = Decimal(config["EVICTION_COST_EUR"])
+
+    caseload = kpi.caseload_by_status(session, scope)
+    open_cases = sum(caseload[status] for status in TrajectoryStatus.open_statuses())
+    quarters = kpi.referrals_and_endings_per_quarter(session, scope, day)
+    without_relapse, followed_up = kpi.success_rate(session, scope)
+    rate = percentage(without_relapse, followed_up)
+    original, current = kpi.debt_totals(session, scope)
+    completed = kpi.completed_count(session, scope)
+    return {
+        "today": day,
+        "caseload": caseload,
+        "caseload_total": sum(caseload.values()),
+        "caseload_open": open_cases,
+        "caseload_chart": horizontal_bars([(status.label, n, n) for status, n in caseload.items()]),
+        "evaluations_overdue": kpi.evaluations_overdue(session, scope, day, interval),
+        "evaluations_due_soon": kpi.evaluations_due_soon(session, scope, day, interval, due_soon_days),
+        "due_soon_days": due_soon_days,
+        "agreements_awaiting_signatures": kpi.agreements_awaiting_signatures(session, scope),
+        "open_interventions": kpi.open_interventions(session, scope),
+        "open_intervention_list": kpi.open_intervention_list(session, scope, limit=10),
+        "quarters": quarters,
+        "quarter_chart": grouped_bars(quarters),
+        "without_relapse": without_relapse,
+        "followed_up": followed_up,
+        "success_percent": rate,
+        "success_target": target,
+        "success_meets_target": rate is not None and 100 * without_relapse >= target * followed_up,
+        "relapse_followups_due": kpi.relapse_followups_due(session, scope, day),
+        "debt_original": original,
+        "debt_current": current,
+        "debt_reduced_percent": percentage(original - current, original) if original else None,
+        "debt_chart": horizontal_bars(
+            [(_l("Total inventoried"), original, show_money(original)),
+             (_l("Total current balance"), current, show_money(current))],
+            css="chart-debt",
+        ),
+        "completed": completed,
+        "cost_per_eviction": cost_per_eviction,
+        "costs_avoided": kpi.costs_avoided(session, scope, cost_per_eviction),
+    }
+
+
+class DashboardView(IndexView):
+    """The index page: the dashboard for logged-in users, the login page for anyone else."""
+
+    route_base = ""
+    default_view = "index"
+    index_template = "portal/dashboard.html"
+
+    @expose("/")
+    def index(self):
+        if not current_user.is_authenticated:
+            return redirect(self.appbuilder.get_url_for_login)
+        self.update_redirect()
+        scope = security_manager().case_scope()
+        organisation = getattr(getattr(g, "user", None) or current_user, "organisation", None)
+        figures = dashboard_figures(db.session, scope, today(), current_app.config)
+        return self.render_template(
+            self.index_template, all_cases=scope == ALL_CASES, no_cases=scope is None,
+            organisation=organisation, show_money=show_money, **figures,
+        )
