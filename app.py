@@ -1,19 +1,16 @@
 """The portal's application factory; `flask --app app ...` finds `app` here."""
 import sqlalchemy as sa
 from flask import Flask
-from flask_appbuilder import AppBuilder, IndexView
+from flask_appbuilder import AppBuilder
 from flask_migrate import Migrate
 from flask_wtf.csrf import CSRFProtect
 
 from config import BASE_DIR, Config, check_production_safety
 from models import db
 from views import register_views
+from views.dashboard import DashboardView
 from views.base import reject_malformed_list_arguments
 from views.security import PortalSecurityManager
-
-
-class PortalIndexView(IndexView):
-    index_template = "portal/index.html"
 
 
 @sa.event.listens_for(sa.engine.Engine, "connect")
@@ -41,7 +38,7 @@ def create_app(config=None) -> Flask:
 
     with app.app_context():
         appbuilder = AppBuilder(
-            security_manager_class=PortalSecurityManager, indexview=PortalIndexView,
+            security_manager_class=PortalSecurityManager, indexview=DashboardView,
             base_template="portal/base.html",
         )
         appbuilder.init_app(app, db.session)

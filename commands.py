@@ -3,7 +3,7 @@ import click
 from flask import current_app
 from flask.cli import with_appcontext
 
-from models import Organisation, db
+from models import AuditAction, Organisation, db, record_access
 from views.security import PORTAL_ROLES
 
 
@@ -97,6 +97,7 @@ def partner_workbook_command(organisation_name, period, output, pseudonymise):
         )
     except ValueError as error:
         raise click.BadParameter(str(error), param_hint="--period")
+    record_access(db.session, AuditAction.workbook, "organisation", organisation.id, detail=workbook.description())
     with workbook.build() as source, open(output, "wb") as target:
         shutil.copyfileobj(source, target)
     click.echo(f"Wrote {output}")

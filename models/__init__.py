@@ -3,6 +3,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import column_property
 
 from .agreement import Agreement, Obligation, Signature
+from .audit import AuditAction, AuditEntry, record_access
 from .base import Model, db
 from .debt import Debt
 from .enums import (
@@ -36,7 +37,7 @@ Trajectory.last_evaluation_held_on = column_property(
 __all__ = [
     "db", "Model", "Organisation", "Contact", "Tenant", "Trajectory", "trajectory_organisation",
     "Agreement", "Obligation", "Signature", "Debt", "Evaluation", "Intervention", "PortalUser",
-    "StatusChange", "Step", "StepRefused", "allowed_steps", "current_agreement",
+    "AuditAction", "AuditEntry", "record_access", "StatusChange", "Step", "StepRefused", "allowed_steps", "current_agreement",
     "AgreementStatus", "Assessment", "DebtCategory", "DebtStatus", "EvictionJudgment", "Household",
     "ObligationStatus", "OrganisationKind", "SigningParty", "TrajectoryOutcome", "TrajectoryStatus",
 ]

@@ -10,10 +10,11 @@ from decimal import Decimal
 
 import sqlalchemy as sa
 from dateutil.relativedelta import relativedelta
+from sqlalchemy.orm import contains_eager, joinedload
 
 from models import (
-    Agreement, AgreementStatus, Debt, Evaluation, Signature, SigningParty, Trajectory, TrajectoryStatus,
-    trajectory_organisation,
+    Agreement, AgreementStatus, Debt, Evaluation, Intervention, Signature, SigningParty, Trajectory,
+    TrajectoryStatus, trajectory_organisation,
 )
 from models.scope import visible_clause
 
@@ -162,3 +163,114 @@ def quarter_bounds(label: str) -> tuple:
 
 def quarter_of(day: date) -> str:
     return f"{day.year}-Q{(day.month - 1) // 3 + 1}"
+
+
+# ---- the dashboard's figures (the workbook may use them too) ----------------------------------
+
+def completed_count(session, scope) -> int:
+    """Trajectories completed (not ended early): each one an eviction avoided."""
+    return session.execute(
+        sa.select(sa.func.count()).where(_in_scope(scope), Trajectory.status == TrajectoryStatus.completed)
+    ).scalar_one()
+
+
+def costs_avoided(session, scope, cost_per_eviction: Decimal) -> Decimal:
+    """Estimated costs avoided: completed trajectories times the cost of one eviction (a setting)."""
+    return completed_count(session, scope) * Decimal(cost_per_eviction)
+
+
+def success_rate(session, scope) -> tuple:
+    """(completed without relapse, completed whose relapse follow-up was recorded).
+
+    Completions whose follow-up is still to come count in neither: the rate is over what is known.
+    """
+    without_relapse, followed_up = session.execute(
+        sa.select(
+            sa.func.coalesce(sa.func.sum(sa.case((Trajectory.relapse == sa.false(), 1), else_=0)), 0),
+            sa.func.count(Trajectory.relapse),
+        ).where(_in_scope(scope), Trajectory.status == TrajectoryStatus.completed)
+    ).one()
+    return int(without_relapse), int(followed_up)
+
+
+def relapse_followups_due(session, scope, today: date) -> int:
+    """Completed trajectories whose relapse follow-up date has come and whose answer is not recorded yet."""
+    return session.execute(
+        sa.select(sa.func.count()).where(
+            _in_scope(scope), Trajectory.status == TrajectoryStatus.completed, Trajectory.relapse.is_(None),
+            Trajectory.relapse_followup_due <= today,
+        )
+    ).scalar_one()
+
+
+def _quarter_start(day: date) -> date:
+    return date(day.year, 3 * ((day.month - 1) // 3) + 1, 1)
+
+
+def referrals_and_endings_per_quarter(session, scope, today: date, quarters: int = 8) -> list:
+    """Rows of (quarter label, referrals, completed, ended early) for the last `quarters` quarters
+    up to and including today's, oldest first, every quarter present (zeros where none).
+
+    Counted per month in SQL (two aggregate queries), folded into quarters here.
+    """
+    first = _quarter_start(today) - relativedelta(months=3 * (quarters - 1))
+    last = _quarter_start(today) + relativedelta(months=3) - timedelta(days=1)
+    labels = [quarter_of(first + relativedelta(months=3 * i)) for i in range(quarters)]
+    referrals = Counter()
+    completed = Counter()
+    ended_early = Counter()
+
+    year, month = sa.extract("year", Trajectory.referral_date), sa.extract("month", Trajectory.referral_date)
+    for y, m, number in session.execute(
+        sa.select(year, month, sa.func.count())
+        .where(_in_scope(scope), Trajectory.referral_date.between(first, last))
+        .group_by(year, month)
+    ):
+        referrals[quarter_of(date(int(y), int(m), 1))] += number
+
+    year, month = sa.extract("year", Trajectory.actual_end_date), sa.extract("month", Trajectory.actual_end_date)
+    for y, m, status, number in session.execute(
+        sa.select(year, month, Trajectory.status, sa.func.count())
+        .where(_in_scope(scope), Trajectory.actual_end_date.between(first, last),
+               Trajectory.status.in_([TrajectoryStatus.completed, TrajectoryStatus.ended_early]))
+        .group_by(year, month, Trajectory.status)
+    ):
+        target = completed if status == TrajectoryStatus.completed else ended_early
+        target[quarter_of(date(int(y), int(m), 1))] += number
+
+    return [(label, referrals[label], completed[label], ended_early[label]) for label in labels]
+
+
+def _open_interventions(query, scope):
+    return (
+        query.join(Evaluation, Intervention.evaluation_id == Evaluation.id)
+        .join(Trajectory, Evaluation.trajectory_id == Trajectory.id)
+        .where(_in_scope(scope), Intervention.closed_on.is_(None))
+    )
+
+
+def open_interventions(session, scope) -> int:
+    """Interventions agreed after an evaluation and not closed yet."""
+    return session.execute(
+        _open_interventions(sa.select(sa.func.count(Intervention.id)), scope)
+    ).scalar_one()
+
+
+def open_intervention_list(session, scope, limit: int = 10) -> list:
+    """The first `limit` open interventions by due date, with trajectory, tenant and organisation loaded."""
+    query = (
+        _open_interventions(sa.select(Intervention), scope)
+        .options(
+            contains_eager(Intervention.evaluation).contains_eager(Evaluation.trajectory)
+            .joinedload(Trajectory.tenant),
+            joinedload(Intervention.responsible_organisation),
+        )
+        .order_by(Intervention.due_date, Intervention.id)
+        .limit(limit)
+    )
+    return list(session.execute(query).unique().scalars())
+
+
+def evaluations_due_soon(session, scope, today: date, interval_months: int, days: int) -> int:
+    """Running trajectories whose next evaluation falls from today up to `days` days ahead."""
+    return evaluations_due_between(session, scope, today, today + timedelta(days=days), interval_months)

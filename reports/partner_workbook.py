@@ -42,6 +42,10 @@ class PartnerWorkbook:
         book.add_sheet(_l("Agreements"), self.agreement_columns(), self._children(Agreement, Agreement.drawn_up_on))
         return book.save()
 
+    def description(self) -> str:
+        """For the audit trail: which workbook was made."""
+        return f"{self.organisation.name}, {self.period}" + (", pseudonymised" if self.pseudonymise else "")
+
     def file_name(self) -> str:
         suffix = "-pseudonymised" if self.pseudonymise else ""
         name = "".join(c if c.isalnum() else "-" for c in self.organisation.name.lower())

@@ -16,7 +16,7 @@ from flask_appbuilder.security.sqla.models import Group, Permission, PermissionV
 import builders
 from conftest import ACCOUNTS, PortalClient, messages
 from models import (
-    Agreement, Contact, Debt, Evaluation, Intervention, Obligation, Organisation, OrganisationKind, PortalUser,
+    Agreement, AuditEntry, Contact, Debt, Evaluation, Intervention, Obligation, Organisation, OrganisationKind, PortalUser,
     Signature, SigningParty, Tenant, Trajectory, TrajectoryStatus, db,
 )
 from views.fields import bsn_is_valid
@@ -25,6 +25,8 @@ ALL_CASE_ROLES = {"Admin", "Coordinator"}
 SENSITIVE_ROLES = {"Admin", "Coordinator"}
 # Which models each role may edit, from the issue's role table.
 CASE_MODELS = {Tenant, Trajectory, Agreement, Obligation, Signature, Debt, Evaluation, Intervention}
+# Screens only some roles may open at all (the audit trail: Coordinator and Admin).
+READABLE_BY = {AuditEntry: {"Admin", "Coordinator"}}
 # Pages that are not tables but show cases; every link on them must stay in scope too.
 CASE_PAGES = ["/", "/evaluations-due/", "/partner-workbook/form"]
 EDITABLE = {
@@ -83,6 +85,16 @@ def cases(app, world):
         db.session.commit()
 
 
+class _EveryRow(set):
+    """Ground truth for a table whose readers see every row, including rows added during the check."""
+
+    def __contains__(self, item):
+        return True
+
+
+EVERY_ROW = _EveryRow()
+
+
 def ground_truth(username):
     """{model: set of ids} the account may see, computed from the policy over all loaded rows."""
     user = db.session.execute(db.select(PortalUser).filter_by(username=username)).scalar_one()
@@ -123,6 +135,8 @@ def ground_truth(username):
                        if i.evaluation.trajectory_id in seen},
         Organisation: {o.id for o in db.session.execute(db.select(Organisation)).scalars()},
         Contact: {c.id for c in db.session.execute(db.select(Contact)).scalars()},
+        # The trail grows while the matrix runs (its own exports are audited): whoever may read it reads all.
+        AuditEntry: EVERY_ROW,
     }, roles
 
 
@@ -208,9 +222,19 @@ def check_account(app, client, username):
         if model not in truth:
             problems.append(f"{type(view).__name__}: no ground truth for {model.__name__}; add it to this test")
             continue
+        if model in READABLE_BY and not roles & READABLE_BY[model]:
+            for url in (f"{view.route_base}/list/", f"{view.route_base}/export/xlsx/",
+                        *(f"{view.route_base}/show/{pk}" for pk in sorted(all_ids[model])[:5])):
+                if client.get(url).status_code == 200:
+                    problems.append(f"{username} may not read {model.__name__} but {url} answered 200")
+            continue
         response, html = fetch(f"{view.route_base}/list/?psize_{type(view).__name__}=100")
         if response.status_code != 200:
             problems.append(f"{username} cannot open {view.route_base}/list/ ({response.status_code})")
+            continue
+        if truth[model] is EVERY_ROW:
+            if client.get(f"{view.route_base}/export/xlsx/").status_code != 200:
+                problems.append(f"{username} cannot export {view.route_base}")
             continue
         listed = {int(pk) for route, pk in SHOW_LINK.findall(html) if route == view.route_base}
         count = re.search(r"<strong>[^<]*:</strong>\s*(\d+)", html)

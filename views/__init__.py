@@ -2,6 +2,7 @@
 from flask_babel import lazy_gettext as _l
 
 from .agreement import AgreementView, ObligationView, SignatureView
+from .audit import AuditView
 from .base import PortalModelView
 from .debt import DebtView
 from .evaluation import EvaluationsDueView, EvaluationView, InterventionView
@@ -32,6 +33,10 @@ def register_views(appbuilder) -> list:
                                          category_label=CATEGORY_LABELS[category]))
     for view_class in (ObligationView, SignatureView):
         views.append(appbuilder.add_view_no_menu(view_class))
+    views.append(appbuilder.add_view(
+        AuditView, "Audit trail", label=_l("Audit trail"), icon="fa-history", category="Reports",
+        category_label=CATEGORY_LABELS["Reports"],
+    ))
     views.append(appbuilder.add_view(
         PartnerWorkbookView, "Partner meeting workbook", label=_l("Partner meeting workbook"),
         icon="fa-file-excel", category="Reports", category_label=CATEGORY_LABELS["Reports"],

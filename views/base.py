@@ -24,6 +24,7 @@ from sqlalchemy.orm import MANYTOONE
 from sqlalchemy.orm.exc import StaleDataError
 from wtforms import BooleanField, HiddenField
 
+from models import AuditAction, AuditEntry, record_access
 from models.scope import is_declared, visible_clause
 from reports.xlsx import XLSX_MIMETYPE, Column, XlsxWorkbook
 
@@ -175,6 +176,10 @@ class PortalModelView(ModelView):
     page_size = 25
     # Roles (besides Admin and Coordinator) that may add, edit and delete here.
     write_roles = ("Caseworker",)
+    # Roles that may read here; None: every role.
+    read_roles = None
+    # Opening a record's page writes an access entry (for special-category data: tenants).
+    audit_views = False
     show_template = "portal/show.html"
     list_template = "portal/list.html"
 
@@ -335,6 +340,13 @@ class PortalModelView(ModelView):
 
     def _get_show_widget(self, pk, item, widgets=None, actions=None, show_fieldsets=None):
         widgets = widgets or {}
+        table = self.datamodel.obj.__tablename__
+        if self.audit_views:
+            record_access(self.datamodel.session, AuditAction.view, table, item.id)
+        widgets["history"] = self.datamodel.session.execute(
+            sa.select(AuditEntry).where(AuditEntry.record_type == table, AuditEntry.record_id == item.id)
+            .order_by(AuditEntry.at.desc(), AuditEntry.id.desc()).limit(25)
+        ).scalars().all()
         columns = self._visible(self.show_columns)
         widgets["show"] = self.show_widget(
             pk=pk,
@@ -538,6 +550,8 @@ class PortalModelView(ModelView):
             order_column, order_direction = self.base_order or ("", "")
         filters = filters.get_joined_filters(self._base_filters)
         names = self._visible(self.export_columns or self.list_columns)
+        record_access(self.datamodel.session, AuditAction.export, self.datamodel.obj.__tablename__,
+                      detail=request.query_string.decode(errors="replace") or None)
         expressions = [self.datamodel.sql_expression(name) for name in names]
         book = XlsxWorkbook()
         if all(expression is not None for expression in expressions):

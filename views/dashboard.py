@@ -29,6 +29,10 @@ BAR_GAP = 8
 PLOT_TOP = 34
 PLOT_HEIGHT = 170
 AXIS_ROOM = 26
+# Charts in a third of the page: drawn about as wide as they show, so their text stays legible.
+NARROW_WIDTH = 320
+NARROW_VALUE_ROOM = 100
+NARROW_LABEL_ROOM = 20
 
 # Series of the quarter chart: key, label, CSS class (colours in static/portal.css).
 QUARTER_SERIES = (
@@ -44,7 +48,7 @@ def today() -> date:
 
 
 def horizontal_bars(rows, css="chart-bar") -> dict:
-    """Geometry of a horizontal bar chart: `rows` of (label, value, shown value)."""
+    """Geometry of a horizontal bar chart, labels left of the bars: `rows` of (label, value, shown value)."""
     largest = max((value for _, value, _ in rows), default=0)
     room = CHART_WIDTH - LABEL_WIDTH - VALUE_ROOM
     bars = []
@@ -54,11 +58,37 @@ def horizontal_bars(rows, css="chart-bar") -> dict:
         bars.append({
             "label": label, "value": value, "shown": shown, "x": LABEL_WIDTH, "y": y, "width": length,
             "height": BAR_HEIGHT, "text_y": y + BAR_HEIGHT / 2 + 5, "value_x": LABEL_WIDTH + length + 6,
-            "css": css,
+            "label_x": LABEL_WIDTH - 8, "label_y": y + BAR_HEIGHT / 2 + 5, "label_anchor": "end", "css": css,
         })
     return {
-        "width": CHART_WIDTH, "height": BAR_GAP + len(rows) * (BAR_HEIGHT + BAR_GAP),
-        "label_x": LABEL_WIDTH - 8, "bars": bars,
+        "width": CHART_WIDTH, "height": BAR_GAP + len(rows) * (BAR_HEIGHT + BAR_GAP), "axis_x": LABEL_WIDTH,
+        "bars": bars,
+    }
+
+
+def narrow_bars(rows, css="chart-bar", width=NARROW_WIDTH) -> dict:
+    """As `horizontal_bars`, for a narrow panel: each label above its bar."""
+    largest = max((value for _, value, _ in rows), default=0)
+    room = width - NARROW_VALUE_ROOM
+    step = NARROW_LABEL_ROOM + BAR_HEIGHT + BAR_GAP
+    bars = []
+    for index, (label, value, shown) in enumerate(rows):
+        length = round(room * float(value) / float(largest), 1) if largest and value > 0 else 0
+        y = index * step + NARROW_LABEL_ROOM
+        bars.append({
+            "label": label, "value": value, "shown": shown, "x": 0, "y": y, "width": length,
+            "height": BAR_HEIGHT, "text_y": y + BAR_HEIGHT / 2 + 5, "value_x": length + 6,
+            "label_x": 0, "label_y": y - 5, "label_anchor": "start", "css": css,
+        })
+    return {"width": width, "height": len(rows) * step, "axis_x": None, "bars": bars}
+
+
+def target_bar(percent, target, width=NARROW_WIDTH) -> dict:
+    """Geometry of the success-rate bar: 0-100 % across `width`, with the target marked."""
+    scale = width / 100
+    return {
+        "width": width, "fill": round(scale * (percent or 0), 1), "target_x": round(scale * target, 1),
+        "anchor": "end" if target > 80 else ("start" if target < 20 else "middle"),
     }
 
 
@@ -136,7 +166,8 @@ def dashboard_figures(session, scope, day: date, config) -> dict:
         "debt_original": original,
         "debt_current": current,
         "debt_reduced_percent": percentage(original - current, original) if original else None,
-        "debt_chart": horizontal_bars(
+        "success_chart": target_bar(rate, target),
+        "debt_chart": narrow_bars(
             [(_l("Total inventoried"), original, show_money(original)),
              (_l("Total current balance"), current, show_money(current))],
             css="chart-debt",

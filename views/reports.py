@@ -9,7 +9,7 @@ from flask_babel import lazy_gettext as _l
 from wtforms import BooleanField, SelectField
 from wtforms.validators import DataRequired, ValidationError
 
-from models import Organisation, db
+from models import AuditAction, Organisation, db, record_access
 from reports.kpi import quarter_bounds, quarter_of
 from reports.partner_workbook import PartnerWorkbook, organisations_for
 from reports.xlsx import XLSX_MIMETYPE
@@ -69,6 +69,7 @@ class PartnerWorkbookView(SimpleFormView):
                 include_bsn=security_manager().sees_sensitive_fields(),
                 interval_months=current_app.config["EVALUATION_INTERVAL_MONTHS"],
             )
+            record_access(db.session, AuditAction.workbook, "organisation", organisation.id, detail=workbook.description())
             return send_file(workbook.build(), mimetype=XLSX_MIMETYPE, as_attachment=True,
                              download_name=workbook.file_name())
         widgets = self._get_edit_widget(form=form)

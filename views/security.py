@@ -93,8 +93,10 @@ class PortalSecurityManager(SecurityManager):
             # Reading is for everyone; every other permission of the view (add, edit, delete,
             # lifecycle steps) for the roles the view names as its writers.
             writers = {COORDINATOR, *getattr(view, "write_roles", ())}
+            readers = set(getattr(view, "read_roles", None) or wanted)
             for role in wanted:
-                wanted[role] |= {(p, name) for p in permissions & set(READ_PERMISSIONS)}
+                if role in readers:
+                    wanted[role] |= {(p, name) for p in permissions & set(READ_PERMISSIONS)}
                 if role in writers:
                     wanted[role] |= {(p, name) for p in permissions - set(READ_PERMISSIONS) - NEVER_GRANTED}
         portal_view_set = set(portal_views)

@@ -43,6 +43,7 @@ class TenantView(PortalModelView):
         "housing_corporation": [["kind", FilterEqual, OrganisationKind.housing_corporation]]
     }
     related_views = [TrajectoryView]
+    audit_views = True
 
     def record_name(self):
         return _l("The tenant")

@@ -1,0 +1,135 @@
+"""The audit trail: every change in the same transaction, access entries, read-only, searchable."""
+import io
+import json
+from datetime import date, timedelta
+
+import pytest
+import sqlalchemy as sa
+from openpyxl import load_workbook
+
+import builders
+from conftest import form_values
+from models import AuditAction, AuditEntry, Tenant, db
+from test_crud import TENANT_FORM
+
+
+def entries(app, **filters):
+    with app.app_context():
+        rows = db.session.query(AuditEntry).filter_by(**filters).order_by(AuditEntry.id).all()
+        db.session.expunge_all()
+        return rows
+
+
+def test_create_update_delete_are_recorded_with_who_and_what(app, login, world):
+    client = login("coordinator")
+    assert client.post_form("/tenantview/add", {**TENANT_FORM, "housing_corporation": str(world["Portaal"]),
+                                                "psychosocial_notes": "geheim"}).status_code == 302
+    with app.app_context():
+        tenant_id = db.session.query(Tenant.id).scalar()
+    created = entries(app, record_type="tenant", record_id=tenant_id, action=AuditAction.create)
+    assert len(created) == 1 and created[0].username == "coordinator" and created[0].organisation_name == "Het Vierde Huis"
+
+    url = f"/tenantview/edit/{tenant_id}"
+    values = form_values(client.get(url).get_data(as_text=True))
+    values.update(city="Zeist", bsn="123456782", psychosocial_notes="nog geheimer")
+    assert client.post_form(url, values).status_code == 302
+    (update,) = entries(app, record_type="tenant", record_id=tenant_id, action=AuditAction.update)
+    changes = json.loads(update.changes)
+    assert changes["city"] == ["Utrecht", "Zeist"]
+    assert changes["bsn"] == ["(changed)", "(changed)"]
+    assert changes["psychosocial_notes"] == ["(changed)", "(changed)"]
+    assert "123456782" not in update.changes and "111222333" not in update.changes and "geheim" not in update.changes
+
+    client.post_form(f"/tenantview/delete/{tenant_id}", {}, form_url=f"/tenantview/show/{tenant_id}")
+    assert len(entries(app, record_type="tenant", record_id=tenant_id, action=AuditAction.delete)) == 1
+
+
+def test_a_refused_save_leaves_no_entry(app, login, world):
+    client = login("coordinator")
+    client.post_form("/tenantview/add", {**TENANT_FORM, "postcode": "nope", "housing_corporation": str(world["Portaal"])})
+    assert entries(app, record_type="tenant") == []
+
+
+def test_many_to_many_changes_are_recorded(app, login, world):
+    with app.app_context():
+        trajectory_id = builders.trajectory(builders.tenant()).id
+        db.session.commit()
+    client = login("coordinator")
+    url = f"/trajectoryview/edit/{trajectory_id}"
+    values = form_values(client.get(url).get_data(as_text=True))
+    values["involved_organisations"] = [str(world["Het Vierde Huis"]), str(world["Buurtteam Zuidwest"])]
+    assert client.post_form(url, values).status_code == 302
+    (update,) = entries(app, record_type="trajectory", action=AuditAction.update)
+    old, new = json.loads(update.changes)["involved_organisations"]
+    assert "Gemeente Utrecht" in old and "Buurtteam Zuidwest" in new and "Gemeente Utrecht" not in new
+
+
+def test_opening_a_tenant_exporting_and_a_workbook_are_recorded(app, login, world):
+    with app.app_context():
+        tenant_id = builders.tenant().id
+        db.session.commit()
+    client = login("portaal")
+    client.get(f"/tenantview/show/{tenant_id}")
+    client.get("/debtview/export/xlsx/?_flt_0_creditor=Eneco")
+    client.post_form("/partner-workbook/form", {"organisation": str(world["Portaal"]), "period": "2026-Q3"})
+    (viewed,) = entries(app, action=AuditAction.view)
+    assert (viewed.record_type, viewed.record_id, viewed.username) == ("tenant", tenant_id, "portaal")
+    (exported,) = entries(app, action=AuditAction.export)
+    assert exported.record_type == "debt" and "creditor=Eneco" in exported.detail
+    (workbook,) = entries(app, action=AuditAction.workbook)
+    assert "Portaal" in workbook.detail and "2026-Q3" in workbook.detail
+
+
+def test_entries_cannot_be_changed_through_the_portal(app, login, world):
+    with app.app_context():
+        builders.tenant()
+        db.session.commit()
+        entry_id = db.session.query(sa.func.min(AuditEntry.id)).scalar()
+    client = login("admin")
+    for url in (f"/auditview/edit/{entry_id}", f"/auditview/delete/{entry_id}", "/auditview/add"):
+        assert client.get(url).status_code in (403, 404)  # the permission does not exist for anyone
+    with app.app_context():
+        entry = db.session.get(AuditEntry, entry_id)
+        entry.username = "someone else"
+        with pytest.raises(PermissionError):
+            db.session.flush()
+        db.session.rollback()
+        db.session.delete(db.session.get(AuditEntry, entry_id))
+        with pytest.raises(PermissionError):
+            db.session.flush()
+        db.session.rollback()
+
+
+def test_coordinator_searches_and_exports_the_trail(app, login, world):
+    with app.app_context():
+        builders.tenant("LK-A-0001")
+        builders.tenant("LK-A-0002", "Mitros")
+        db.session.commit()
+    login("portaal").get("/tenantview/list/")
+    client = login("coordinator")
+    listing = client.get("/auditview/list/?_flt_0_record_type=tenant&_flt_0_action=create").get_data(as_text=True)
+    assert listing.count("/auditview/show/") == 2
+    since = (date.today() - timedelta(days=1)).isoformat()
+    book = load_workbook(io.BytesIO(client.get(f"/auditview/export/xlsx/?_flt_1_at={since}").data))
+    assert book.active.max_row >= 3
+
+
+@pytest.mark.parametrize("username", ["portaal", "gemeente", "viewer", "buurtteam"])
+def test_others_cannot_read_the_trail(login, world, username):
+    client = login(username)
+    assert client.get("/auditview/list/").status_code in (302, 403)
+    assert client.get("/auditview/export/xlsx/").status_code in (302, 403)
+
+
+def test_a_record_page_shows_its_history(app, login, world):
+    with app.app_context():
+        tenant_id = builders.tenant().id
+        db.session.commit()
+    client = login("coordinator")
+    client.get("/lang/en")
+    url = f"/tenantview/edit/{tenant_id}"
+    values = form_values(client.get(url).get_data(as_text=True))
+    values["city"] = "Houten"
+    client.post_form(url, values)
+    page = client.get(f"/tenantview/show/{tenant_id}").get_data(as_text=True)
+    assert 'id="record-history"' in page and "Houten" in page and "Changed" in page

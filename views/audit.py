@@ -1,0 +1,22 @@
+"""The audit trail screen: searchable and exportable by Coordinator and Admin, never editable."""
+from flask_babel import lazy_gettext as _l
+
+from models import AuditEntry
+
+from .base import PortalInterface, PortalModelView
+
+
+class AuditView(PortalModelView):
+    datamodel = PortalInterface(AuditEntry)
+    list_title = show_title = _l("Audit trail")
+    # Reading only: no add, edit or delete route exists for audit entries.
+    base_permissions = ["can_list", "can_show", "can_export_xlsx"]
+    read_roles = ("Coordinator",)
+    write_roles = ()
+
+    list_columns = ["at", "username", "organisation_name", "action", "record_type", "record_id", "detail"]
+    show_columns = ["at", "username", "organisation_name", "action", "record_type", "record_id", "changes", "detail"]
+    search_columns = ["at", "username", "organisation_name", "action", "record_type", "record_id"]
+    order_columns = ["at", "username", "action", "record_type", "record_id"]
+    base_order = ("at", "desc")
+    page_size = 50
