@@ -9,6 +9,7 @@ from config import BASE_DIR, Config, check_production_safety
 from models import db
 from views import register_views
 from views.dashboard import DashboardView
+from views.hardening import init_hardening
 from views.base import reject_malformed_list_arguments
 from views.security import PortalSecurityManager
 
@@ -44,6 +45,7 @@ def create_app(config=None) -> Flask:
         appbuilder.init_app(app, db.session)
         app.extensions["portal_views"] = register_views(appbuilder)
     app.before_request(reject_malformed_list_arguments)
+    init_hardening(app)
 
     from views.formatting import show_date
 
