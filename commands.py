@@ -103,6 +103,18 @@ def partner_workbook_command(organisation_name, period, output, pseudonymise):
     click.echo(f"Wrote {output}")
 
 
+@click.command("retention")
+@click.option("--dry-run", is_flag=True, help="List what would be anonymised; change nothing.")
+@with_appcontext
+def retention_command(dry_run):
+    """Anonymise tenants whose last trajectory ended longer ago than RETENTION_YEARS (for a scheduled job)."""
+    from models import retention
+
+    years = current_app.config["RETENTION_YEARS"]
+    result = retention.plan(db.session, years) if dry_run else retention.run(db.session, years)
+    click.echo(("Dry run, nothing changed. " if dry_run else "Done. ") + result.summary())
+
+
 def _organisation_named(name):
     organisation = db.session.execute(db.select(Organisation).filter_by(name=name)).scalar_one_or_none()
     if organisation is None:
@@ -112,5 +124,6 @@ def _organisation_named(name):
 
 
 def register_commands(app) -> None:
-    for command in (init_roles_command, create_user_command, seed_demo_command, partner_workbook_command):
+    for command in (init_roles_command, create_user_command, seed_demo_command, partner_workbook_command,
+                    retention_command):
         app.cli.add_command(command)

@@ -58,6 +58,12 @@ class Config:
     SUCCESS_TARGET_PERCENT = _int_env("SUCCESS_TARGET_PERCENT", 75)
     # Estimated cost of one eviction (court, bailiff, storage, shelter), for "costs avoided".
     EVICTION_COST_EUR = Decimal(os.environ.get("EVICTION_COST_EUR", "25000"))
+    # Retention, in years after a tenant's last trajectory ended: what identifies the tenant
+    # ("tenant") and the free-text notes in their case records ("case_notes").
+    RETENTION_YEARS = {
+        "tenant": _int_env("RETENTION_YEARS_TENANT", 7),
+        "case_notes": _int_env("RETENTION_YEARS_CASE_NOTES", 7),
+    }
     LIST_PAGE_SIZE = 25
 
 

@@ -5,13 +5,19 @@ organisations. Dates are planned relative to `date.today()`, so the demo shows o
 evaluations and missing signatures on whatever day it is given, and drawn from
 `random.Random(2026)`, so two runs on the same day produce the same cases.
 
+The demo exercises the whole lifecycle: every trajectory has the status history of the steps
+that brought it where it is, some wait at a guard (no eviction judgment yet, signatures
+missing), serious problems have interventions (some still open, some late), and completed
+trajectories show relapse follow-ups done, due and not yet due.
+
 The loader only ever fills an EMPTY database. It recognises its own earlier work (and then does
 nothing) and refuses anything else, so it can never mix fictional cases into real ones.
 """
+import itertools
 import random
 import unicodedata
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 
 import sqlalchemy as sa
@@ -21,8 +27,9 @@ from flask import current_app
 import commands
 from models import (
     Agreement, AgreementStatus, Assessment, Contact, Debt, DebtCategory, DebtStatus, Evaluation,
-    EvictionJudgment, Household, Obligation, ObligationStatus, Organisation, OrganisationKind,
-    PortalUser, Signature, SigningParty, Tenant, Trajectory, TrajectoryOutcome, TrajectoryStatus, db,
+    EvictionJudgment, Household, Intervention, Obligation, ObligationStatus, Organisation, OrganisationKind,
+    PortalUser, Signature, SigningParty, StatusChange, Tenant, Trajectory, TrajectoryOutcome,
+    TrajectoryStatus, db,
 )
 from views.security import ADMIN, CASEWORKER, COORDINATOR, FINANCE, VIEWER
 
@@ -110,6 +117,9 @@ ACCOUNTS = {
     "viewer": (VIEWER, MITROS, "Bart", "Verschoor"),
 }
 MARKER_USER = "admin"
+# Who records the lifecycle steps: the corporation's caseworker registers the intake, the coordinator the rest.
+CORPORATION_ACCOUNTS = {PORTAAL: "portaal", MITROS: "mitros"}
+STEP_USER = "coordinator"
 
 
 def account_email(username: str) -> str:
@@ -171,15 +181,25 @@ OTHER_REASONS = ("Woningvervuiling", "Vermoeden van illegale onderhuur", "Klacht
 # How the cases are spread over the process
 # ---------------------------------------------------------------------------------------------
 
-STATUS_COUNTS = (
-    (Status.referred, 4), (Status.intake, 4), (Status.financial_overview, 5), (Status.agreement, 5),
-    (Status.running, 28), (Status.completed, 8), (Status.ended_early, 6),
+# Where a running case stands in its evaluation cycle; "overdue" and "due_soon" feed the dashboards,
+# "trouble" was evaluated recently with serious problems and has interventions still open.
+RUNNING_RHYTHMS = ("new",) * 3 + ("overdue",) * 5 + ("due_soon",) * 6 + ("regular",) * 11 + ("trouble",) * 3
+# Financial-overview cases that cannot go on to the agreement: the eviction judgment is not there yet.
+JUDGMENT_PENDING = 2
+# The completed cases: (relapse follow-up, completed before the minimum duration with a recorded reason).
+# Follow-up "no_relapse"/"relapse" = done and recorded; "due" = its date has passed, not recorded yet;
+# "not_due" = ended less than the follow-up period ago.
+COMPLETED_CASES = (
+    ("no_relapse", False), ("no_relapse", False), ("no_relapse", True), ("relapse", False),
+    ("due", False), ("due", True), ("not_due", False), ("not_due", True),
 )
-# Where a running case stands in its evaluation cycle; "overdue" and "due_soon" feed the dashboards.
-RUNNING_RHYTHMS = ("new",) * 3 + ("overdue",) * 5 + ("due_soon",) * 6 + ("regular",) * 14
 EARLY_END_OUTCOMES = (
     TrajectoryOutcome.dropped_out, TrajectoryOutcome.evicted, TrajectoryOutcome.moved,
     TrajectoryOutcome.deceased, TrajectoryOutcome.other, TrajectoryOutcome.dropped_out,
+)
+STATUS_COUNTS = (
+    (Status.referred, 4), (Status.intake, 4), (Status.financial_overview, 5), (Status.agreement, 5),
+    (Status.running, len(RUNNING_RHYTHMS)), (Status.completed, len(COMPLETED_CASES)), (Status.ended_early, len(EARLY_END_OUTCOMES)),
 )
 # Tenants who come back: the status of their current case and the outcome of the earlier one.
 RETURNING_TENANTS = (
@@ -188,9 +208,7 @@ RETURNING_TENANTS = (
     (Status.running, TrajectoryOutcome.dropped_out),
 )
 DURATIONS_MONTHS = (24, 30, 36, 42, 48)
-RELAPSE_FOLLOW_UP = relativedelta(months=12)
 REVISED_AGREEMENTS = 4
-EARLY_STATUSES = (Status.referred, Status.intake, Status.financial_overview)
 AGREEMENT_STATUSES = {
     Status.agreement: AgreementStatus.awaiting_signatures,
     Status.running: AgreementStatus.in_force,
@@ -273,20 +291,77 @@ DEBT_NOTES = {
 MONTHLY_PAYMENTS = (15, 20, 25, 35, 50, 75, 100)
 
 ASSESSMENT_WEIGHTS = {Assessment.on_track: 78, Assessment.concerns: 17, Assessment.serious_problems: 5}
+# (what, who is responsible, due within (low, high) days of the evaluation). The responsible party is
+# one of the trajectory's own: "team" its neighbourhood team, "debt" Schuldhulp Utrecht when involved
+# (else the municipality), "care" Lister when involved (else the neighbourhood team).
 INTERVENTIONS = {
     Assessment.concerns: (
-        "Extra huisbezoek door het buurtteam de komende maand.",
-        "Budgetbeheer aangescherpt: vaste lasten direct na binnenkomst van de uitkering.",
-        "Gesprek over klachten van buren; afspraken op papier gezet.",
-        "Nieuwe schuld doorgegeven aan Schuldhulp Utrecht.",
+        ("Extra huisbezoek door het buurtteam de komende maand.", "team", (21, 35)),
+        ("Budgetbeheer aangescherpt: vaste lasten direct na binnenkomst van de uitkering.", "municipality",
+         (14, 28)),
+        ("Gesprek over klachten van buren; afspraken op papier gezet.", "corporation", (14, 30)),
+        ("Nieuwe schuld doorgeven aan Schuldhulp Utrecht en een regeling treffen.", "debt", (21, 42)),
     ),
     Assessment.serious_problems: (
-        "Crisisoverleg met alle partijen binnen een week.",
-        "Corporatie stuurt een laatste waarschuwing; het vonnis kan alsnog worden uitgevoerd.",
-        "Huurachterstand binnen twee weken inlopen met bijzondere bijstand.",
-        "Intensievere begeleiding: twee huisbezoeken per week.",
+        ("Crisisoverleg met alle partijen binnen een week.", "coordinator", (7, 7)),
+        ("Corporatie stuurt een laatste waarschuwing; het vonnis kan alsnog worden uitgevoerd.", "corporation",
+         (7, 14)),
+        ("Huurachterstand binnen twee weken inlopen met bijzondere bijstand.", "municipality", (14, 14)),
+        ("Intensievere begeleiding: twee huisbezoeken per week.", "care", (28, 56)),
     ),
 }
+# Concerns lead to an intervention of their own this often; serious problems always do.
+CONCERNS_INTERVENTION_CHANCE = 0.4
+INTERVENTION_RESULTS = (
+    "Uitgevoerd; huurder houdt zich weer aan de afspraken.",
+    "Afgerond: de achterstand is ingelopen.",
+    "Gedaan en besproken bij de volgende evaluatie.",
+    "Uitgevoerd; vastgelegd in het dossier.",
+)
+ENDED_INTERVENTION_RESULT = {
+    True: "Zonder resultaat: huurder bleef onbereikbaar; het traject is beëindigd.",
+    False: "Vervallen: het traject is beëindigd.",
+}
+
+# The status history: short remarks on some steps, always on the last.
+STEP_REMARKS = {
+    Status.intake: ("Aanmelding compleet; intakegesprek gepland.", "Huurder staat open voor het traject."),
+    Status.financial_overview: (
+        "Intake gehouden met huurder en buurtteam.", "Gemeente stelt het financieel overzicht op.",
+    ),
+    Status.agreement: (
+        "Financieel overzicht rond; overeenkomst opgesteld.", "Vonnis aangevraagd; overeenkomst ter ondertekening.",
+    ),
+    Status.running: ("Alle handtekeningen binnen; traject gestart.", "Overeenkomst getekend bij de corporatie."),
+    Status.completed: (
+        "Traject afgerond; alle afspraken nagekomen.", "Afgerond in de slotevaluatie met alle partijen.",
+    ),
+}
+ENDED_EARLY_REMARKS = {
+    TrajectoryOutcome.dropped_out: "Huurder wil niet meer meewerken en is onbereikbaar.",
+    TrajectoryOutcome.evicted: "Afspraken herhaaldelijk niet nagekomen; vonnis uitgevoerd.",
+    TrajectoryOutcome.moved: "Huurder is verhuisd naar familie buiten Utrecht.",
+    TrajectoryOutcome.deceased: "Huurder is overleden.",
+    TrajectoryOutcome.other: "Traject gestopt in overleg met alle partijen.",
+}
+STEP_REMARK_CHANCE = 0.5
+OVERRIDE_REASONS = (
+    "Alle schulden afgelost en afspraken anderhalf jaar nagekomen; partners akkoord met eerder afronden.",
+    "Schuldregeling afgerond en bewindvoering ingesteld; verdere begeleiding vanuit het traject niet nodig.",
+    "Huurder gaat samenwonen in een andere woning; doelen bereikt, partners akkoord met afronden.",
+)
+RELAPSE_REMARKS = {
+    False: (
+        "Geen nieuwe achterstand; huurder regelt de eigen zaken zelfstandig.",
+        "Huur een jaar lang op tijd betaald; geen klachten van buren.",
+        "Geen terugval: budgetbeheer vrijwillig voortgezet, geen nieuwe schulden.",
+    ),
+    True: ("Opnieuw huurachterstand opgebouwd na baanverlies; buurtteam weer betrokken.",),
+}
+PENDING_JUDGMENT_NOTE = (
+    "Financieel overzicht rond, maar het ontruimingsvonnis is nog niet aangevraagd: "
+    "de overeenkomst kan pas worden opgesteld als dat er is."
+)
 REVISION_NOTE = "Versie 2 na evaluatie: budgetbeheer verlengd en extra huisbezoeken afgesproken."
 MISSED_EVALUATION_NOTE = "Niet doorgegaan: huurder was niet thuis. Nieuwe datum nog plannen."
 
@@ -309,9 +384,13 @@ def seed_demo() -> str:
             f"{_count(Trajectory)} trajectories, {len(ACCOUNTS)} demo accounts); nothing was changed."
         )
     today = date.today()
-    interval = current_app.config["EVALUATION_INTERVAL_MONTHS"]
+    policy = Policy(
+        interval_months=current_app.config["EVALUATION_INTERVAL_MONTHS"],
+        followup_months=current_app.config["RELAPSE_FOLLOWUP_MONTHS"],
+        minimum_years=current_app.config["MINIMUM_DURATION_YEARS"],
+    )
     try:
-        _DemoBuilder(random.Random(SEED), today, interval).build()
+        _DemoBuilder(random.Random(SEED), today, policy).build()
         db.session.commit()
     except Exception:
         # One transaction: a failure anywhere leaves the database as empty as it was.
@@ -371,13 +450,24 @@ def _summary() -> str:
         f"{_count(Tenant)} tenants with {_count(Trajectory)} trajectories ({statuses}); "
         f"{_count(Agreement)} agreements with {_count(Obligation)} obligations and "
         f"{_count(Signature)} signatures; {_count(Debt)} debts and expected costs; "
-        f"{_count(Evaluation)} evaluations."
+        f"{_count(Evaluation)} evaluations with {_count(Intervention)} interventions "
+        f"({_count(Intervention, Intervention.closed_on.is_(None))} open); "
+        f"{_count(StatusChange)} status changes."
     )
 
 
 # ---------------------------------------------------------------------------------------------
 # Planning: every case's dates are decided first, so tenants can be numbered oldest first
 # ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Policy:
+    """The policy settings the demo is planned around (from the app's config)."""
+
+    interval_months: int
+    followup_months: int
+    minimum_years: int
 
 
 @dataclass
@@ -394,7 +484,9 @@ class Course:
     last_held: date | None = None  # running only: the latest held evaluation
     held_count: int = 0
     revised_agreement: bool = False
-    relapse: bool = False  # completed only; shown once the follow-up date has passed
+    follow_up: str | None = None  # completed only: see COMPLETED_CASES
+    early_completion: bool = False  # completed before the minimum duration, with a recorded reason
+    judgment_pending: bool = False  # financial overview only: no eviction judgment yet
     returning: bool = False  # the tenant had an earlier trajectory
     reasons: dict = field(default_factory=dict)
 
@@ -408,24 +500,42 @@ def _days(rng, low: int, high: int) -> timedelta:
     return timedelta(days=rng.randint(low, high))
 
 
-def _plan_tenants(rng, today: date, interval: int) -> list:
+STARTED_PATH = (Status.intake, Status.financial_overview, Status.agreement, Status.running)
+
+
+def _path(status: TrajectoryStatus) -> list:
+    """The steps from referred to `status`; every demo case that ended did so while running."""
+    if status in (Status.completed, Status.ended_early):
+        return [*STARTED_PATH, status]
+    if status == Status.referred:
+        return []
+    return list(STARTED_PATH[:STARTED_PATH.index(status) + 1])
+
+
+def _plan_tenants(rng, today: date, policy: Policy) -> list:
     """One plan per tenant, sorted by first referral so client numbers follow registration."""
     rhythms = list(RUNNING_RHYTHMS)
     rng.shuffle(rhythms)
     early_outcomes = iter(EARLY_END_OUTCOMES)
+    completions = iter(COMPLETED_CASES)
+    pending = JUDGMENT_PENDING
     plans = []
     for status, count in STATUS_COUNTS:
         for _ in range(count):
             if status == Status.running:
-                course = _plan_running(rng, today, interval, rhythms.pop())
+                course = _plan_running(rng, today, policy.interval_months, rhythms.pop())
             elif status == Status.completed:
-                course = _plan_ended(rng, status, TrajectoryOutcome.completed, today)
+                follow_up, early = next(completions)
+                end = _completion_date(rng, today, follow_up, policy.followup_months)
+                course = _plan_completed(rng, end, follow_up, early, policy.minimum_years)
             elif status == Status.ended_early:
-                course = _plan_ended(rng, status, next(early_outcomes), today)
+                course = _plan_ended_early(rng, next(early_outcomes), today)
             else:
                 course = _plan_before_start(rng, status, today)
+                if status == Status.financial_overview and pending:
+                    course.judgment_pending, pending = True, pending - 1
             plans.append(TenantPlan([course]))
-    _add_earlier_trajectories(rng, plans)
+    _add_earlier_trajectories(rng, plans, policy)
     _mark_revised_agreements(rng, plans)
     for plan in plans:
         for course in plan.courses:
@@ -457,6 +567,7 @@ def _plan_running(rng, today, interval, rhythm) -> Course:
         held_count = rng.randint(1, max(1, min(9, 36 // interval - 2)))
         last_held = {
             "regular": today - _days(rng, 5, 50),
+            "trouble": today - _days(rng, 4, 21),
             "due_soon": today - step + _days(rng, 3, 28),
             "overdue": today - step - _days(rng, 15, 80),
         }[rhythm]
@@ -471,36 +582,59 @@ def _plan_running(rng, today, interval, rhythm) -> Course:
     )
 
 
-def _plan_ended(rng, status, outcome, end_by: date) -> Course:
-    """A completed or early-ended case whose end lies before `end_by`."""
-    months = rng.choice(DURATIONS_MONTHS)
-    if status == Status.completed:
-        actual_end = end_by - _days(rng, 20, 700)
-        planned_end = actual_end + _days(rng, -15, 15)
-        start = planned_end - relativedelta(months=months)
+def _completion_date(rng, today: date, follow_up: str, followup_months: int) -> date:
+    """When a completed case ended, so that its relapse follow-up is done, due or not due yet."""
+    period_ago = today - relativedelta(months=followup_months)
+    if follow_up == "not_due":
+        return today - _days(rng, 20, max(20, (today - period_ago).days - 20))
+    if follow_up == "due":
+        return period_ago - _days(rng, 5, 115)
+    return period_ago - _days(rng, 45, 500)  # followed up; see _DemoBuilder._set_relapse_follow_up
+
+
+def _plan_completed(rng, actual_end: date, follow_up: str, early: bool, minimum_years: int) -> Course:
+    """A completed case ending on `actual_end`: after at least the minimum duration, unless `early`."""
+    minimum = 12 * minimum_years
+    planned_months = rng.choice([m for m in DURATIONS_MONTHS if m >= minimum] or [minimum])
+    if early:
+        # Completed a few months short of the minimum; the coordinator recorded why.
+        start = actual_end - relativedelta(months=minimum - rng.randint(2, 5)) - _days(rng, 0, 10)
     else:
-        start = end_by - _days(rng, 240, 1200)
-        planned_end = start + relativedelta(months=months)
-        longest = min((end_by - start).days - 20, (planned_end - start).days - 60)
-        actual_end = start + _days(rng, 100, max(100, longest))
+        # Mostly at the planned end; some longer ones are rounded off half a year early.
+        lasted = planned_months if rng.random() < 0.7 else max(minimum, planned_months - 6)
+        start = actual_end - relativedelta(months=lasted) - _days(rng, 0, 20)
     return Course(
-        status, start - _days(rng, 90, 160), start_date=start, planned_end_date=planned_end,
-        actual_end_date=actual_end, outcome=outcome, relapse=rng.random() < 0.2,
+        Status.completed, start - _days(rng, 90, 160), start_date=start,
+        planned_end_date=start + relativedelta(months=planned_months), actual_end_date=actual_end,
+        outcome=TrajectoryOutcome.completed, follow_up=follow_up, early_completion=early,
     )
 
 
-def _add_earlier_trajectories(rng, plans) -> None:
+def _plan_ended_early(rng, outcome, end_by: date) -> Course:
+    """A case that ended early (from running) before `end_by`."""
+    months = rng.choice(DURATIONS_MONTHS)
+    start = end_by - _days(rng, 240, 1200)
+    planned_end = start + relativedelta(months=months)
+    longest = min((end_by - start).days - 20, (planned_end - start).days - 60)
+    actual_end = start + _days(rng, 100, max(100, longest))
+    return Course(
+        Status.ended_early, start - _days(rng, 90, 160), start_date=start, planned_end_date=planned_end,
+        actual_end_date=actual_end, outcome=outcome,
+    )
+
+
+def _add_earlier_trajectories(rng, plans, policy: Policy) -> None:
     """Give a few tenants an older, ended trajectory well before their current referral."""
     for current_status, earlier_outcome in RETURNING_TENANTS:
         plan = next(p for p in plans if p.courses[-1].status == current_status and len(p.courses) == 1)
         current = plan.courses[-1]
         # Long enough before the new referral for the relapse follow-up to have taken place.
         end_by = current.referral_date - _days(rng, 400, 600)
-        completed = earlier_outcome == TrajectoryOutcome.completed
-        earlier_status = Status.completed if completed else Status.ended_early
-        earlier = _plan_ended(rng, earlier_status, earlier_outcome, end_by)
-        if completed:
-            earlier.relapse = True  # the reason they are back
+        if earlier_outcome == TrajectoryOutcome.completed:
+            # The follow-up found the relapse that brought them back.
+            earlier = _plan_completed(rng, end_by - _days(rng, 10, 200), "relapse", False, policy.minimum_years)
+        else:
+            earlier = _plan_ended_early(rng, earlier_outcome, end_by)
         current.returning = True
         plan.courses.insert(0, earlier)
 
@@ -554,12 +688,15 @@ def valid_bsn(rng, used: set) -> str:
 class _DemoBuilder:
     """Adds the demo rows to the session; the caller commits."""
 
-    def __init__(self, rng: random.Random, today: date, interval_months: int):
+    def __init__(self, rng: random.Random, today: date, policy: Policy):
         self.rng = rng
         self.today = today
-        self.interval = interval_months
+        self.policy = policy
+        self.interval = policy.interval_months
         self.organisations: dict[str, Organisation] = {}
         self.contacts: dict[str, list[Contact]] = {}
+        self.users: dict[str, PortalUser] = {}
+        self.override_reasons = itertools.cycle(OVERRIDE_REASONS)
         self.used_bsns: set = set()
         self.used_names: set = set()
         # Each category is given to one early debt-bearing case, so every category shows up.
@@ -568,7 +705,7 @@ class _DemoBuilder:
     def build(self) -> None:
         self._add_organisations()
         self._add_accounts()
-        for number, plan in enumerate(_plan_tenants(self.rng, self.today, self.interval), start=1):
+        for number, plan in enumerate(_plan_tenants(self.rng, self.today, self.policy), start=1):
             tenant = self._add_tenant(number, plan)
             for course in plan.courses:
                 self._add_trajectory(tenant, course, team=self._team(number))
@@ -607,6 +744,7 @@ class _DemoBuilder:
             if not user:
                 raise RuntimeError(f"The demo account {username} could not be created.")
             user.organisation = self.organisations[organisation_name]
+            self.users[username] = user
 
     def _contact(self, organisation_name: str, function: str | None = None) -> Contact:
         people = [c for c in self.contacts[organisation_name] if function is None or c.function == function]
@@ -683,13 +821,18 @@ class _DemoBuilder:
         )
         self._set_relapse_follow_up(trajectory, course)
         db.session.add(trajectory)
-        self._add_agreements(trajectory, course, parties)
+        step_dates = self._step_dates(course)
+        self._add_history(trajectory, course, step_dates)
+        self._add_agreements(trajectory, course, parties, drawn_up=step_dates.get(Status.agreement))
         self._add_debts(trajectory, course, has_debt_assistance=SCHULDHULP in parties)
         self._add_evaluations(trajectory, course, parties)
 
     def _eviction_judgment(self, course: Course):
-        """Early on any state; from the agreement on it is requested or obtained (the 'last chance')."""
-        if course.status in EARLY_STATUSES:
+        """Referred and intake on any state; a financial overview waiting for it has none; from the
+        agreement on (and for the other financial overviews) it is requested or obtained (the 'last chance')."""
+        if course.judgment_pending:
+            return EvictionJudgment.none, None
+        if course.status in (Status.referred, Status.intake):
             options, weights = list(EvictionJudgment), (3, 4, 3)
         else:
             options, weights = [EvictionJudgment.requested, EvictionJudgment.obtained], (3, 7)
@@ -700,37 +843,83 @@ class _DemoBuilder:
     def _trajectory_note(self, course: Course) -> str | None:
         if course.returning:
             return "Eerder traject gehad; opnieuw aangemeld door de corporatie."
+        if course.judgment_pending:
+            return PENDING_JUDGMENT_NOTE
         if course.rhythm == "overdue":
             return "Huurder is lastig bereikbaar; evaluatie loopt achter."
+        if course.rhythm == "trouble":
+            return "Ernstige problemen bij de laatste evaluatie; de interventies lopen nog."
         return None
 
     def _set_relapse_follow_up(self, trajectory: Trajectory, course: Course) -> None:
-        """Completed cases are followed up a year later; the outcome is known once that date has passed."""
-        if course.status != Status.completed:
+        """Completed cases are followed up after the follow-up period; recorded for some, due for others.
+
+        `relapse_followup_date` is the day the follow-up was done, so it stays empty until then.
+        """
+        if course.status != Status.completed or course.follow_up not in ("no_relapse", "relapse"):
             return
-        trajectory.relapse_followup_date = course.actual_end_date + RELAPSE_FOLLOW_UP
-        if trajectory.relapse_followup_date > self.today:
-            return
-        trajectory.relapse = course.relapse
-        trajectory.relapse_remark = (
-            "Opnieuw huurachterstand opgebouwd na baanverlies; buurtteam weer betrokken."
-            if course.relapse else "Geen nieuwe achterstand; huurder regelt de eigen zaken zelfstandig."
-        )
+        period = relativedelta(months=self.policy.followup_months)
+        relapse = course.follow_up == "relapse"
+        trajectory.relapse_followup_date = min(course.actual_end_date + period + _days(self.rng, 0, 40), self.today)
+        trajectory.relapse = relapse
+        trajectory.relapse_remark = self.rng.choice(RELAPSE_REMARKS[relapse])
+
+    # -- status history -----------------------------------------------------------------------
+
+    def _step_dates(self, course: Course) -> dict:
+        """The day of each step that brought the case to its status (none for a fresh referral)."""
+        path = _path(course.status)
+        dates = {}
+        if path:
+            dates[Status.intake] = course.referral_date + _days(self.rng, 3, 14)
+        if Status.financial_overview in path:
+            dates[Status.financial_overview] = dates[Status.intake] + _days(self.rng, 14, 40)
+        if Status.agreement in path:
+            dates[Status.agreement] = course.start_date - _days(self.rng, 7, 25)  # the agreement is drawn up
+        if Status.running in path:
+            dates[Status.running] = course.start_date
+        if course.actual_end_date:
+            dates[course.status] = course.actual_end_date
+        return dates
+
+    def _add_history(self, trajectory: Trajectory, course: Course, step_dates: dict) -> None:
+        """One StatusChange per step, as `Step.run` records it, at office hours on the planned days."""
+        rng, previous = self.rng, Status.referred
+        for target in _path(course.status):
+            if target == Status.intake:
+                user = self.users[CORPORATION_ACCOUNTS.get(trajectory.referring_organisation.name, STEP_USER)]
+            else:
+                user = self.users[STEP_USER]
+            remark, override = None, None
+            if target == Status.ended_early:
+                remark = ENDED_EARLY_REMARKS[course.outcome]
+            elif target == Status.completed or rng.random() < STEP_REMARK_CHANCE:
+                remark = rng.choice(STEP_REMARKS[target])
+            if target == Status.completed and course.early_completion:
+                override = next(self.override_reasons)
+            changed_at = datetime.combine(step_dates[target], time(rng.randint(8, 16), rng.choice((0, 10, 15, 30, 45))))
+            trajectory.status_changes.append(StatusChange(
+                changed_at=changed_at, changed_by=user, from_status=previous, to_status=target,
+                remark=remark, override_reason=override,
+            ))
+            previous = target
 
     # -- agreements ---------------------------------------------------------------------------
 
-    def _add_agreements(self, trajectory: Trajectory, course: Course, parties: dict) -> None:
+    def _add_agreements(self, trajectory: Trajectory, course: Course, parties: dict, drawn_up: date | None) -> None:
         status = AGREEMENT_STATUSES.get(course.status)
         if status is None:
             return  # no agreement before the agreement stage
-        for version, dates in enumerate(self._agreement_versions(course, status), start=1):
+        for version, dates in enumerate(self._agreement_versions(course, status, drawn_up), start=1):
             agreement = self._agreement(trajectory, course, version, *dates)
             partially = agreement.status == AgreementStatus.awaiting_signatures
             self._sign(agreement, trajectory, parties, partially=partially)
 
-    def _agreement_versions(self, course: Course, status: AgreementStatus) -> list:
-        """(drawn up, valid from, valid until, status) of version 1 and, if revised, version 2."""
-        drawn_up = course.start_date - _days(self.rng, 7, 25)
+    def _agreement_versions(self, course: Course, status: AgreementStatus, drawn_up: date) -> list:
+        """(drawn up, valid from, valid until, status) of version 1 and, if revised, version 2.
+
+        Version 1 is drawn up on the day of the step to the agreement stage.
+        """
         if not course.revised_agreement:
             return [(drawn_up, course.start_date, course.planned_end_date, status)]
         # Version 2 follows one of the evaluations; version 1 ends the day before it takes effect.
@@ -868,6 +1057,7 @@ class _DemoBuilder:
             if held_on:
                 from_end = len(held) - held.index(planned) - 1  # 0 for the latest held one
                 self._fill_findings(evaluation, self._assessment(course, from_end), participants)
+                self._add_interventions(evaluation, trajectory, course, parties, latest=from_end == 0)
             elif planned < self.today:
                 evaluation.notes = MISSED_EVALUATION_NOTE
             trajectory.evaluations.append(evaluation)
@@ -908,6 +1098,8 @@ class _DemoBuilder:
             return Assessment.serious_problems if from_end == 0 else Assessment.concerns
         if course.rhythm == "overdue" and from_end == 0:
             return Assessment.concerns
+        if course.rhythm == "trouble" and from_end == 0:
+            return Assessment.serious_problems
         return drawn
 
     def _fill_findings(self, evaluation: Evaluation, assessment: Assessment, participants: str) -> None:
@@ -924,7 +1116,59 @@ class _DemoBuilder:
         evaluation.new_debts = rng.random() < (0.6 if serious else 0.3)
         evaluation.nuisance_reports = rng.randint(1, 4) if serious else rng.randint(0, 1)
         evaluation.obligations_kept = False if serious else rng.random() < 0.5
-        evaluation.interventions_agreed = rng.choice(INTERVENTIONS[assessment])
+        evaluation.interventions_agreed = rng.choice(INTERVENTIONS[assessment])[0]
+
+    def _add_interventions(self, evaluation: Evaluation, trajectory: Trajectory, course: Course, parties: dict,
+                           latest: bool) -> None:
+        """Serious problems always get interventions; concerns sometimes, and always for the hard-to-reach.
+
+        Interventions after the latest evaluation of a running case are open, unless some passed their due
+        date and were done; the hard-to-reach ("overdue") and "trouble" cases leave theirs open, late once
+        past the due date. Earlier ones, and those of ended cases, are closed with their result.
+        """
+        rng, assessment = self.rng, evaluation.assessment
+        if assessment == Assessment.on_track:
+            return
+        current = latest and course.status == Status.running
+        hard_case = course.rhythm in ("overdue", "trouble")
+        if assessment == Assessment.concerns and not (current and hard_case) and (
+            rng.random() >= CONCERNS_INTERVENTION_CHANCE
+        ):
+            return  # agreed in the evaluation's own text only
+        chosen = rng.sample(INTERVENTIONS[assessment], 1 if assessment == Assessment.concerns else rng.randint(1, 2))
+        held = evaluation.held_date
+        for description, role, (low, high) in chosen:
+            intervention = Intervention(
+                description=description, responsible_organisation=self._responsible(role, trajectory, parties),
+                due_date=held + _days(rng, low, high),
+            )
+            done = rng.random() < 0.7  # drawn always, to keep the sequence steady
+            if not current or (intervention.due_date < self.today and not hard_case and done):
+                self._close(intervention, held, course, latest)
+            evaluation.interventions.append(intervention)
+        evaluation.interventions_agreed = " ".join(description for description, _, _ in chosen)
+
+    def _responsible(self, role: str, trajectory: Trajectory, parties: dict) -> Organisation:
+        """The party that carries out an intervention: always one of the trajectory's own."""
+        team = next(name for name in parties if name in STREETS)
+        name = {
+            "coordinator": VIERDE_HUIS, "municipality": GEMEENTE, "team": team,
+            "debt": SCHULDHULP if SCHULDHULP in parties else GEMEENTE,
+            "care": LISTER if LISTER in parties else team,
+        }.get(role)
+        return trajectory.referring_organisation if role == "corporation" else self.organisations[name]
+
+    def _close(self, intervention: Intervention, held: date, course: Course, latest: bool) -> None:
+        """Closed around its due date (never after today or the end of the trajectory), with a result."""
+        end = course.actual_end_date
+        if course.status == Status.ended_early and latest:
+            failed = course.outcome in (TrajectoryOutcome.dropped_out, TrajectoryOutcome.evicted)
+            intervention.closed_on, intervention.result = end, ENDED_INTERVENTION_RESULT[failed]
+            return
+        limit = min(self.today, end) if end else self.today
+        closing = held + _days(self.rng, 3, (intervention.due_date - held).days + 10)
+        intervention.closed_on = max(held, min(closing, limit))
+        intervention.result = self.rng.choice(INTERVENTION_RESULTS)
 
 
 def _email_name(full_name: str) -> str:

@@ -37,6 +37,7 @@ class Tenant(VersionedMixin, Model):
     psychosocial_notes = sa.Column(
         sa.Text, info={"label": _l("Psychosocial notes"), "sensitive": True}
     )
+    anonymised_on = sa.Column(sa.Date, info={"label": _l("Anonymised on")})
 
     housing_corporation = relationship("Organisation", info={"label": _l("Housing corporation")})
     trajectories = relationship(

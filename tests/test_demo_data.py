@@ -1,6 +1,6 @@
 """The demo data: fills an empty database completely and consistently, and never touches real data."""
 import re
-from datetime import date
+from datetime import date, datetime, timezone
 from decimal import Decimal
 
 import pytest
@@ -11,13 +11,15 @@ from sqlalchemy.orm import undefer
 from conftest import ACCOUNTS, PortalClient, _empty_case_tables
 from demo_data import DEMO_PREFIX, DemoDataRefused, seed_demo
 from models import (
-    Agreement, AgreementStatus, Assessment, Debt, DebtCategory, DebtStatus, Evaluation, Model, Organisation,
-    OrganisationKind, PortalUser, SigningParty, Tenant, Trajectory, TrajectoryOutcome,
-    TrajectoryStatus, db,
+    Agreement, AgreementStatus, Assessment, Debt, DebtCategory, DebtStatus, Evaluation, EvictionJudgment,
+    Intervention, Model, Organisation, OrganisationKind, PortalUser, SigningParty, Step, StepRefused, Tenant,
+    Trajectory, TrajectoryOutcome, TrajectoryStatus, db,
 )
+from models.workflow import NEXT_STEP
 from views.fields import POSTCODE, bsn_is_valid
 
 RUNNING = TrajectoryStatus.running
+COMPLETED = TrajectoryStatus.completed
 EARLY = (TrajectoryStatus.referred, TrajectoryStatus.intake, TrajectoryStatus.financial_overview)
 
 
@@ -178,6 +180,114 @@ def test_evaluations_show_overdue_and_due_soon_cases(seeded, app):
             assert any(e.held_date for e in trajectory.evaluations)
 
 
+def _history(trajectory) -> list:
+    return sorted(trajectory.status_changes, key=lambda change: change.changed_at)
+
+
+def test_every_trajectory_has_the_history_of_its_steps(seeded):
+    # Not in the future, whether the clock is read as local time or as UTC (as Step.run records it).
+    now = min(datetime.now(), datetime.now(timezone.utc).replace(tzinfo=None))
+    corporation_accounts = {"Portaal": "portaal", "Mitros": "mitros"}
+    for t in _all(Trajectory):
+        history = _history(t)
+        if t.status == TrajectoryStatus.referred:
+            assert history == []  # no step taken yet
+            continue
+        assert history[0].from_status == TrajectoryStatus.referred
+        assert history[-1].to_status == t.status
+        for change, following in zip(history, history[1:]):
+            assert change.to_status == following.from_status
+            assert change.changed_at < following.changed_at
+        for change in history:
+            assert change.to_status in (NEXT_STEP.get(change.from_status), TrajectoryStatus.ended_early)
+            assert change.changed_at <= now
+            assert change.override_reason is None or change.to_status == COMPLETED
+        assert history[0].changed_at.date() > t.referral_date
+        assert history[0].changed_by.username == corporation_accounts[t.referring_organisation.name]
+        assert all(change.changed_by.username == "coordinator" for change in history[1:])
+        if t.status in (RUNNING, COMPLETED, TrajectoryStatus.ended_early):
+            started = next(c for c in history if c.to_status == RUNNING)
+            assert started.changed_at.date() == t.start_date
+        if t.actual_end_date:
+            assert history[-1].changed_at.date() == t.actual_end_date
+    assert any(c.remark for t in _all(Trajectory) for c in t.status_changes)
+
+
+def test_completed_trajectories_lasted_the_minimum_or_record_why(seeded, app):
+    minimum = relativedelta(years=app.config["MINIMUM_DURATION_YEARS"])
+    exceptions = 0
+    for t in _all(Trajectory):
+        if t.status != COMPLETED:
+            continue
+        completion = _history(t)[-1]
+        if t.start_date + minimum <= t.actual_end_date:
+            assert completion.override_reason is None
+        else:
+            assert completion.override_reason, t
+            exceptions += 1
+    assert exceptions >= 2  # the demo shows the coordinator's exception
+
+
+def test_some_trajectories_wait_at_a_guard(seeded):
+    trajectories = _all(Trajectory)
+    overviews = [t for t in trajectories if t.status == TrajectoryStatus.financial_overview]
+    waiting = [t for t in overviews if t.eviction_judgment == EvictionJudgment.none]
+    assert waiting and len(waiting) < len(overviews)
+    for t in overviews:
+        step = Step(t, TrajectoryStatus.agreement)
+        if t in waiting:
+            with pytest.raises(StepRefused):
+                step.validate()
+        else:
+            step.validate()
+    unsigned = [t for t in trajectories if t.status == TrajectoryStatus.agreement]
+    assert unsigned
+    for t in unsigned:
+        with pytest.raises(StepRefused):
+            Step(t, RUNNING).validate()
+
+
+def test_problems_found_in_evaluations_get_interventions(seeded):
+    today = date.today()
+    evaluations = _all(Evaluation)
+    assert all(e.interventions for e in evaluations if e.assessment == Assessment.serious_problems)
+    assert any(e.interventions for e in evaluations if e.assessment == Assessment.concerns)
+    interventions = _all(Intervention)
+    for i in interventions:
+        evaluation = i.evaluation
+        assert evaluation.assessment in (Assessment.concerns, Assessment.serious_problems)
+        assert i.responsible_organisation in evaluation.trajectory.parties
+        assert i.due_date > evaluation.held_date
+        if i.closed_on:
+            assert evaluation.held_date <= i.closed_on <= today and i.result
+        else:
+            assert evaluation.trajectory.status == RUNNING and not i.result
+    still_open = [i for i in interventions if i.closed_on is None]
+    assert len(still_open) >= 3 and len(still_open) < len(interventions)
+    assert any(i.due_date < today for i in still_open)  # late
+    assert any(i.due_date >= today for i in still_open)  # not due yet
+
+
+def test_relapse_follow_ups_are_done_due_and_not_yet_due(seeded):
+    today = date.today()
+    trajectories = _all(Trajectory)
+    for t in trajectories:
+        if t.status != COMPLETED:
+            assert (t.relapse, t.relapse_followup_date, t.relapse_remark, t.relapse_followup_due) == (None,) * 4
+        elif t.relapse is None:
+            assert t.relapse_followup_date is None and t.relapse_remark is None
+        else:
+            assert t.relapse_followup_due <= t.relapse_followup_date <= today and t.relapse_remark
+    completed = [t for t in trajectories if t.status == COMPLETED]
+    outcomes = [t.relapse for t in completed if t.relapse is not None]
+    assert 0 < outcomes.count(True) < outcomes.count(False)
+    due = {t.id for t in completed if t.relapse is None and t.relapse_followup_due <= today}
+    assert due and any(t.relapse is None and t.relapse_followup_due > today for t in completed)
+    # The SQL side of the hybrid finds the same ones.
+    query = sa.select(Trajectory.id).where(Trajectory.relapse.is_(None), Trajectory.relapse_followup_due <= today)
+    assert set(db.session.scalars(query)) == due
+
+
 def test_every_demo_account_can_log_in(demo_app, app):
     # Outside an app context: each request then gets its own, as in production.
     # A failed login also answers 302, so a page behind the login is what proves it worked.
@@ -204,9 +314,10 @@ def test_a_second_run_changes_nothing(seeded):
 def test_the_demo_is_the_same_every_run(empty_db):
     def snapshot():
         return sorted(
-            (t.client_number, t.full_name, t.bsn, t.postcode, [tr.status for tr in t.trajectories])
+            (t.client_number, t.full_name, t.bsn, t.postcode,
+             [(tr.status, [(c.to_status, c.changed_at) for c in _history(tr)]) for tr in t.trajectories])
             for t in _all(Tenant)
-        )
+        ) + sorted((i.description, i.due_date, i.closed_on) for i in _all(Intervention))
 
     with empty_db.app_context():
         seed_demo()

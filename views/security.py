@@ -94,6 +94,10 @@ class PortalSecurityManager(SecurityManager):
             # lifecycle steps) for the roles the view names as its writers.
             writers = {COORDINATOR, *getattr(view, "write_roles", ())}
             readers = set(getattr(view, "read_roles", None) or wanted)
+            restricted = getattr(view, "restricted_permissions", {})
+            for role in wanted:
+                wanted[role] |= {(p, name) for p, roles in restricted.items() if role in roles}
+            permissions -= set(restricted)
             for role in wanted:
                 if role in readers:
                     wanted[role] |= {(p, name) for p in permissions & set(READ_PERMISSIONS)}

@@ -1,10 +1,17 @@
 """Screens for tenants."""
+import io
+from datetime import date
+
+from flask import abort, send_file
+from flask_appbuilder import expose, has_access
 from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import joinedload
 
 from flask_appbuilder.models.sqla.filters import FilterEqual
 
-from models import OrganisationKind, Tenant
+from models import AuditAction, OrganisationKind, Tenant, record_access
+from reports import subject_access
+from reports.xlsx import XLSX_MIMETYPE
 
 from .base import PortalInterface, PortalModelView
 from .fields import Bsn, DutchPostcode, NotInFuture
@@ -44,6 +51,25 @@ class TenantView(PortalModelView):
     }
     related_views = [TrajectoryView]
     audit_views = True
+    show_template = "portal/tenant_show.html"
+    # Subject access is the coordinator's duty: not every writer gets it.
+    restricted_permissions = {"can_subject_access": ("Coordinator",)}
 
     def record_name(self):
         return _l("The tenant")
+
+    @expose("/subject-access/<pk>/<kind>")
+    @has_access
+    def subject_access(self, pk, kind):
+        """Everything the portal holds about this tenant, as .xlsx or JSON (inzageverzoek)."""
+        tenant = self.datamodel.get(pk, self._base_filters)
+        if tenant is None or kind not in ("xlsx", "json"):
+            abort(404)
+        record_access(self.datamodel.session, AuditAction.subject_access, "tenant", tenant.id, detail=kind)
+        sections = subject_access.collect(self.datamodel.session, tenant)
+        name = f"inzage-{tenant.client_number}-{date.today().isoformat()}.{kind}"
+        if kind == "json":
+            return send_file(io.BytesIO(subject_access.as_json(sections)), mimetype="application/json",
+                             as_attachment=True, download_name=name)
+        return send_file(subject_access.as_workbook(sections), mimetype=XLSX_MIMETYPE, as_attachment=True,
+                         download_name=name)
