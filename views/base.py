@@ -16,7 +16,7 @@ from flask import abort, flash, request, send_file
 from flask_appbuilder import ModelView, expose, has_access
 from flask_appbuilder.models.filters import BaseFilter
 from flask_appbuilder.models.sqla.interface import SQLAInterface
-from flask_appbuilder.urltools import get_filter_args, get_order_args
+from flask_appbuilder.urltools import get_filter_args, get_order_args, get_page_args, get_page_size_args
 from flask_babel import lazy_gettext as _l
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.ext.hybrid import HybridExtensionType
@@ -386,10 +386,31 @@ class PortalModelView(ModelView):
         super()._init_forms()
         self.edit_form = type("VersionedEditForm", (self.edit_form,), {"row_version": HiddenField()})
 
-    def _related_from_url(self, form, exclude_cols):
+    def _request_filters(self, disallow_if_not_in_search=True):
+        """This request's search filters; FAB's shared `self._filters` would mix concurrent requests."""
+        filters = self.datamodel.get_filters(self.search_columns)
+        get_filter_args(filters, disallow_if_not_in_search=disallow_if_not_in_search)
+        return filters
+
+    def _list(self, **kwargs):
+        order_column, order_direction = get_order_args().get(type(self).__name__, ("", ""))
+        filters = self._request_filters()
+        widgets = self._get_list_widget(
+            filters=filters, order_column=order_column, order_direction=order_direction,
+            page=get_page_args().get(type(self).__name__), page_size=get_page_size_args().get(type(self).__name__),
+            **kwargs,
+        )
+        self.update_redirect()
+        widgets["search"] = self.search_widget(
+            route_base=self.route_base, form=self.search_form.refresh(), include_cols=self.search_columns,
+            exclude_cols=[], filters=filters,
+        )
+        return widgets
+
+    def _related_from_url(self, form, filters):
         """A parent chosen by the related list's "add" link (`_flt_0_trajectory=7`), in scope only."""
-        for name in exclude_cols:
-            value = self._filters.get_filter_value(name)
+        for name in filters.get_relation_cols():
+            value = filters.get_filter_value(name)
             if isinstance(value, list):
                 value = value[0] if len(value) == 1 else None
             interface = self.datamodel.get_related_interface(name)
@@ -400,15 +421,14 @@ class PortalModelView(ModelView):
                 form[name].data = related
 
     def _add(self):
-        get_filter_args(self._filters, disallow_if_not_in_search=False)
-        exclude_cols = self._filters.get_relation_cols()
+        filters = self._request_filters(disallow_if_not_in_search=False)
+        exclude_cols = filters.get_relation_cols()
         form = self._strip_hidden_fields(self.add_form.refresh())
+        self._related_from_url(form, filters)
         if request.method == "POST":
-            self._related_from_url(form, exclude_cols)
             if form.validate() and self._save(form, self.datamodel.obj(), is_new=True):
                 return None
         else:
-            self._related_from_url(form, exclude_cols)
             self.update_redirect()
         return self._get_add_widget(form=form, exclude_cols=exclude_cols)
 
@@ -416,12 +436,12 @@ class PortalModelView(ModelView):
         item = self.datamodel.get(pk, self._base_filters)
         if item is None:
             abort(404)
-        get_filter_args(self._filters, disallow_if_not_in_search=False)
-        exclude_cols = self._filters.get_relation_cols()
+        filters = self._request_filters(disallow_if_not_in_search=False)
+        exclude_cols = filters.get_relation_cols()
         pk = self.datamodel.get_pk_value(item)
         if request.method == "POST":
             form = self._strip_hidden_fields(self.edit_form.refresh(request.form))
-            self._related_from_url(form, exclude_cols)
+            self._related_from_url(form, filters)
             form._id = pk
             if str(item.version) != (form.row_version.data or ""):
                 form.row_version.errors = [CONFLICT_MESSAGE]
@@ -543,8 +563,7 @@ class PortalModelView(ModelView):
     @has_access
     def export_xlsx(self):
         """The list as .xlsx: same filters, search and order as the page, all pages, scoped."""
-        filters = self.datamodel.get_filters(self.search_columns)
-        get_filter_args(filters)
+        filters = self._request_filters()
         order_column, order_direction = get_order_args().get(type(self).__name__, ("", ""))
         if order_column not in self._visible(self.order_columns):
             order_column, order_direction = self.base_order or ("", "")
