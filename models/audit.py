@@ -85,7 +85,8 @@ def _actor():
     return user.id, user.username, organisation.name if organisation else None
 
 
-def _plain(value):
+def json_value(value):
+    """A stored value as JSON can hold it: enums by key, dates in ISO form, amounts as exact text."""
     if isinstance(value, enum.Enum):
         return value.value
     if isinstance(value, (date, datetime)):
@@ -116,19 +117,19 @@ def _changes(obj) -> dict:
             continue
         old = history.deleted[0] if history.deleted else None
         new = history.added[0] if history.added else None
-        if _plain(old) in (None, "") and _plain(new) in (None, "") or _plain(old) == _plain(new):
+        if json_value(old) in (None, "") and json_value(new) in (None, "") or json_value(old) == json_value(new):
             continue
         if column.info.get("sensitive"):
             old = SENSITIVE_PLACEHOLDER if old not in (None, "") else None
             new = SENSITIVE_PLACEHOLDER if new not in (None, "") else None
-        changes[attribute.key] = [_plain(old), _plain(new)]
+        changes[attribute.key] = [json_value(old), json_value(new)]
     for relation in state.mapper.relationships:
         if relation.secondary is None:
             continue  # a many-to-one change shows as its foreign-key column above
         history = state.attrs[relation.key].history
         if history.added or history.deleted:
-            changes[relation.key] = [_plain([*history.unchanged, *history.deleted]),
-                                     _plain([*history.unchanged, *history.added])]
+            changes[relation.key] = [json_value([*history.unchanged, *history.deleted]),
+                                     json_value([*history.unchanged, *history.added])]
     return changes
 
 

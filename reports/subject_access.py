@@ -1,12 +1,10 @@
 """Subject access (inzageverzoek, AVG art. 15): everything the portal holds about one tenant."""
-import enum
 import json
-from datetime import date, datetime
-from decimal import Decimal
 
 import sqlalchemy as sa
 
 from models import AuditEntry, Tenant
+from models.audit import json_value
 
 from .xlsx import Column, XlsxWorkbook
 
@@ -51,18 +49,8 @@ def collect(session, tenant: Tenant) -> dict:
     return sections
 
 
-def _json_value(value):
-    if isinstance(value, enum.Enum):
-        return value.value
-    if isinstance(value, (date, datetime)):
-        return value.isoformat()
-    if isinstance(value, Decimal):
-        return str(value)
-    raise TypeError(type(value))
-
-
 def as_json(sections: dict) -> bytes:
-    return json.dumps(sections, default=_json_value, ensure_ascii=False, indent=2).encode("utf-8")
+    return json.dumps(sections, default=json_value, ensure_ascii=False, indent=2).encode("utf-8")
 
 
 def as_workbook(sections: dict):
