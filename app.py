@@ -1,6 +1,7 @@
 """The portal's application factory; `flask --app app ...` finds `app` here."""
 import sqlalchemy as sa
-from flask import Flask
+from sqlalchemy.exc import OperationalError
+from flask import Flask, current_app, render_template
 from flask_appbuilder import AppBuilder
 from flask_migrate import Migrate
 from flask_wtf.csrf import CSRFProtect
@@ -23,6 +24,15 @@ def _enforce_sqlite_foreign_keys(dbapi_connection, connection_record):
         cursor.close()
 
 
+def database_unavailable(error):
+    """The database is unreachable: say so plainly (503), roll back, and let the next request retry."""
+    db.session.rollback()
+    db.session.remove()
+    current_app.logger.warning("Database unavailable: %s", getattr(error, "orig", error))
+    # A plain page: the portal's own layout needs the database for its menu.
+    return render_template("portal/database_unavailable.html"), 503
+
+
 def create_app(config=None) -> Flask:
     """Build a portal app; `config` is a mapping of settings that override `config.Config`."""
     app = Flask(__name__, template_folder=str(BASE_DIR / "templates"))
@@ -30,6 +40,8 @@ def create_app(config=None) -> Flask:
     if config:
         app.config.update(config)
     check_production_safety(app.config)
+    # A connection the database dropped (restart, failover) is replaced instead of failing a request.
+    app.config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", {"pool_pre_ping": True})
     (BASE_DIR / "instance").mkdir(exist_ok=True)
 
     db.init_app(app)
@@ -46,6 +58,7 @@ def create_app(config=None) -> Flask:
         app.extensions["portal_views"] = register_views(appbuilder)
     app.before_request(reject_malformed_list_arguments)
     init_hardening(app)
+    app.register_error_handler(OperationalError, database_unavailable)
 
     from views.formatting import show_date
 
