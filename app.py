@@ -26,8 +26,10 @@ def _enforce_sqlite_foreign_keys(dbapi_connection, connection_record):
 
 def database_unavailable(error):
     """The database is unreachable: say so plainly (503), roll back, and let the next request retry."""
-    db.session.rollback()
-    db.session.remove()
+    try:
+        db.session.remove()  # rolls back; the pool replaces the broken connection on next use
+    except OperationalError:
+        pass
     current_app.logger.warning("Database unavailable: %s", getattr(error, "orig", error))
     # A plain page: the portal's own layout needs the database for its menu.
     return render_template("portal/database_unavailable.html"), 503
