@@ -15,7 +15,8 @@ AGREEMENT_FIELDS = [
 
 class ObligationView(PortalModelView):
     datamodel = PortalInterface(Obligation, load_options=[joinedload(Obligation.organisation)])
-    list_title = show_title = _l("Obligations")
+    list_title = _l("Obligations")
+    show_title = _l("Obligation")
     add_title = _l("Add obligation")
     edit_title = _l("Edit obligation")
 
@@ -34,7 +35,8 @@ class ObligationView(PortalModelView):
 
 class SignatureView(PortalModelView):
     datamodel = PortalInterface(Signature, load_options=[joinedload(Signature.organisation)])
-    list_title = show_title = _l("Signatures")
+    list_title = _l("Signatures")
+    show_title = _l("Signature")
     add_title = _l("Add signature")
     edit_title = _l("Edit signature")
 
@@ -79,7 +81,8 @@ class AgreementView(PortalModelView):
             selectinload(Agreement.signatures),
         ],
     )
-    list_title = show_title = _l("Agreements")
+    list_title = _l("Agreements")
+    show_title = _l("Agreement")
     add_title = _l("Draw up agreement")
     edit_title = _l("Edit agreement")
 

@@ -8,7 +8,8 @@ from .base import PortalInterface, PortalModelView
 
 class AuditView(PortalModelView):
     datamodel = PortalInterface(AuditEntry)
-    list_title = show_title = _l("Audit trail")
+    list_title = _l("Audit trail")
+    show_title = _l("Audit entry")
     # Reading only: no add, edit or delete route exists for audit entries.
     base_permissions = ["can_list", "can_show", "can_export_xlsx"]
     read_roles = ("Coordinator",)

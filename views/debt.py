@@ -14,7 +14,8 @@ FIELDS = [
 
 class DebtView(PortalModelView):
     datamodel = PortalInterface(Debt, load_options=[joinedload(Debt.trajectory).joinedload(Trajectory.tenant)])
-    list_title = show_title = _l("Debts")
+    list_title = _l("Debts")
+    show_title = _l("Debt")
     add_title = _l("Add debt")
     edit_title = _l("Edit debt")
     write_roles = ("Caseworker", "Finance")

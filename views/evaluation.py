@@ -44,7 +44,8 @@ class InterventionView(PortalModelView):
         load_options=[joinedload(Intervention.responsible_organisation),
                       joinedload(Intervention.evaluation).joinedload(Evaluation.trajectory).joinedload(Trajectory.tenant)],
     )
-    list_title = show_title = _l("Interventions")
+    list_title = _l("Interventions")
+    show_title = _l("Intervention")
     add_title = _l("Add intervention")
     edit_title = _l("Edit intervention")
 
@@ -65,7 +66,8 @@ class EvaluationView(PortalModelView):
     datamodel = PortalInterface(
         Evaluation, load_options=[joinedload(Evaluation.trajectory).joinedload(Trajectory.tenant)]
     )
-    list_title = show_title = _l("Evaluations")
+    list_title = _l("Evaluations")
+    show_title = _l("Evaluation")
     add_title = _l("Add evaluation")
     edit_title = _l("Edit evaluation")
 

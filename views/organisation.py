@@ -8,7 +8,8 @@ from .base import PortalInterface, PortalModelView
 
 class ContactView(PortalModelView):
     datamodel = PortalInterface(Contact, load_options=[])
-    list_title = show_title = _l("Contacts")
+    list_title = _l("Contacts")
+    show_title = _l("Contact")
     add_title = _l("Add contact")
     edit_title = _l("Edit contact")
     write_roles = ("Caseworker",)
@@ -24,7 +25,8 @@ class ContactView(PortalModelView):
 
 class OrganisationView(PortalModelView):
     datamodel = PortalInterface(Organisation)
-    list_title = show_title = _l("Organisations")
+    list_title = _l("Organisations")
+    show_title = _l("Organisation")
     add_title = _l("Add organisation")
     edit_title = _l("Edit organisation")
     write_roles = ()

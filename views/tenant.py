@@ -31,7 +31,8 @@ FIELDSETS = [
 
 class TenantView(PortalModelView):
     datamodel = PortalInterface(Tenant, load_options=[joinedload(Tenant.housing_corporation)])
-    list_title = show_title = _l("Tenants")
+    list_title = _l("Tenants")
+    show_title = _l("Tenant")
     add_title = _l("Register tenant")
     edit_title = _l("Edit tenant")
 

@@ -41,7 +41,8 @@ class TrajectoryView(PortalModelView):
             undefer(Trajectory.last_evaluation_held_on),
         ],
     )
-    list_title = show_title = _l("Trajectories")
+    list_title = _l("Trajectories")
+    show_title = _l("Trajectory")
     add_title = _l("Refer a tenant")
     edit_title = _l("Edit trajectory")
     show_template = "portal/trajectory_show.html"
