@@ -1,7 +1,8 @@
 """The portal's application factory; `flask --app app ...` finds `app` here."""
 import sqlalchemy as sa
-from sqlalchemy.exc import OperationalError
-from flask import Flask, current_app, render_template
+from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
+from flask import Flask, current_app, request, session
 from flask_appbuilder import AppBuilder
 from flask_migrate import Migrate
 from flask_wtf.csrf import CSRFProtect
@@ -31,8 +32,10 @@ def database_unavailable(error):
     except OperationalError:
         pass
     current_app.logger.warning("Database unavailable: %s", getattr(error, "orig", error))
-    # A plain page: the portal's own layout needs the database for its menu.
-    return render_template("portal/database_unavailable.html"), 503
+    # Rendered without context processors: Flask-Login's would load the user from the database
+    # that is down, and the portal's own layout needs it for the menu.
+    page = current_app.jinja_env.get_template("portal/database_unavailable.html")
+    return page.render(request=request, session=session), 503, {"Retry-After": "30"}
 
 
 def create_app(config=None) -> Flask:
@@ -43,7 +46,7 @@ def create_app(config=None) -> Flask:
         app.config.update(config)
     check_production_safety(app.config)
     # A connection the database dropped (restart, failover) is replaced instead of failing a request.
-    app.config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", {"pool_pre_ping": True})
+    app.config["SQLALCHEMY_ENGINE_OPTIONS"] = {"pool_pre_ping": True, **app.config.get("SQLALCHEMY_ENGINE_OPTIONS", {})}
     (BASE_DIR / "instance").mkdir(exist_ok=True)
 
     db.init_app(app)
@@ -60,7 +63,8 @@ def create_app(config=None) -> Flask:
         app.extensions["portal_views"] = register_views(appbuilder)
     app.before_request(reject_malformed_list_arguments)
     init_hardening(app)
-    app.register_error_handler(OperationalError, database_unavailable)
+    for error in (OperationalError, InterfaceError, PoolTimeout):
+        app.register_error_handler(error, database_unavailable)
 
     from views.formatting import show_date
 

@@ -172,3 +172,12 @@ def test_control_characters_are_refused(app, login, world):
                                                     "housing_corporation": str(world["Portaal"])})
     _refused(response, "control characters")
     assert _count(app, Tenant) == 0
+
+
+@pytest.mark.parametrize("url", ["/debtview/list/?_flt_0_status=open", "/evaluationview/list/?_flt_0_assessment=good",
+                                 "/trajectoryview/list/?_flt_0_status=nonsense", "/debtview/export/xlsx/?_flt_0_status=open",
+                                 "/trajectoryview/list/?_flt_1_referral_date=not-a-date",
+                                 "/debtview/list/?_flt_1_current_balance=lots"])
+def test_search_values_that_do_not_fit_answer_400(login, case, url):
+    expected = (400,) if "status" in url or "assessment" in url else (200, 400)
+    assert login("coordinator").get(url).status_code in expected
