@@ -4,6 +4,7 @@ from flask import current_app
 from flask.cli import with_appcontext
 
 from models import AuditAction, Organisation, db, record_access
+from views.hardening import password_problems
 from views.security import PORTAL_ROLES
 
 
@@ -34,6 +35,9 @@ def create_user(username, email, password, organisation_name, role_name, first_n
     role = sm.find_role(role_name)
     if role is None:
         raise click.UsageError(f"Role '{role_name}' does not exist yet: run `flask --app app init-roles` first.")
+    problems = password_problems(password)
+    if problems:
+        raise click.UsageError("The password does not meet the policy: " + " ".join(problems))
     if sm.find_user(username=username) is not None:
         raise click.UsageError(f"A user named '{username}' already exists.")
     if sm.find_user(email=email) is not None:

@@ -34,9 +34,34 @@ class Config:
     # never to a web worker starting up.
     FAB_CREATE_DB = False
     FAB_UPDATE_PERMS = False
-    FAB_PASSWORD_COMPLEXITY_ENABLED = False
+    # The policy itself (views.hardening.password_complexity) is set by init_hardening as
+    # FAB_PASSWORD_COMPLEXITY_VALIDATOR; it applies to FAB's user, reset-password and user-API forms.
+    FAB_PASSWORD_COMPLEXITY_ENABLED = True
     WTF_CSRF_ENABLED = True
     WTF_CSRF_TIME_LIMIT = None
+
+    # Login and session hardening (views/hardening.py).
+    # Passwords: at least this many characters, with a lowercase letter, a capital, a digit and
+    # another character.
+    PASSWORD_MIN_LENGTH = _int_env("PASSWORD_MIN_LENGTH", 12)
+    # Failed logins (wrong password or unknown account) allowed per account and per client address
+    # before the login answers 429 without checking the password; successful logins never count.
+    LOGIN_FAILURES_PER_ACCOUNT = os.environ.get("LOGIN_FAILURES_PER_ACCOUNT", "5 per 15 minutes")
+    LOGIN_FAILURES_PER_ADDRESS = os.environ.get("LOGIN_FAILURES_PER_ADDRESS", "20 per 15 minutes")
+    # Where those failures are counted: shared by all workers (e.g. redis://127.0.0.1:6379/0),
+    # or this process's memory when unset.
+    RATELIMIT_STORAGE_URI = os.environ.get("RATELIMIT_STORAGE_URI") or "memory://"
+    # Reverse proxies in front of the portal whose X-Forwarded-For/-Proto may be trusted (0: none).
+    TRUSTED_PROXY_COUNT = _int_env("TRUSTED_PROXY_COUNT", 0)
+    # A session without a request for this long is logged out.
+    SESSION_IDLE_MINUTES = _int_env("SESSION_IDLE_MINUTES", 30)
+    SESSION_COOKIE_HTTPONLY = True
+    SESSION_COOKIE_SAMESITE = "Lax"
+    # Always True in production (init_hardening enforces it, also when PORTAL_ENV is set per app).
+    SESSION_COOKIE_SECURE = PORTAL_ENV == "production"
+    REMEMBER_COOKIE_HTTPONLY = True
+    REMEMBER_COOKIE_SAMESITE = "Lax"
+    REMEMBER_COOKIE_SECURE = PORTAL_ENV == "production"
 
     # Languages: Dutch first.
     BABEL_DEFAULT_LOCALE = "nl"
@@ -67,11 +92,25 @@ class Config:
     LIST_PAGE_SIZE = 25
 
 
+MINIMUM_SECRET_KEY_LENGTH = 32
+
+
 def check_production_safety(config) -> None:
-    """Refuse to serve production with the development secret or with debug on."""
+    """Refuse to serve production with the development secret, with debug on or with a safeguard off."""
     if config.get("PORTAL_ENV") != "production":
         return
     if config.get("SECRET_KEY") in (None, "", DEVELOPMENT_SECRET_KEY):
         raise RuntimeError("Set SECRET_KEY in the environment before running in production.")
+    if len(config.get("SECRET_KEY")) < MINIMUM_SECRET_KEY_LENGTH:
+        raise RuntimeError(
+            f"SECRET_KEY is too short for production: use at least {MINIMUM_SECRET_KEY_LENGTH} random "
+            "characters, e.g. from `python -c 'import secrets; print(secrets.token_urlsafe(48))'`."
+        )
     if config.get("DEBUG"):
         raise RuntimeError("Debug mode must be off in production.")
+    if not config.get("WTF_CSRF_ENABLED", True):
+        raise RuntimeError("CSRF protection (WTF_CSRF_ENABLED) must stay on in production.")
+    if not config.get("FAB_PASSWORD_COMPLEXITY_ENABLED"):
+        raise RuntimeError("The password policy (FAB_PASSWORD_COMPLEXITY_ENABLED) must stay on in production.")
+    if not (config.get("LOGIN_FAILURES_PER_ACCOUNT") and config.get("LOGIN_FAILURES_PER_ADDRESS")):
+        raise RuntimeError("Login throttling (LOGIN_FAILURES_PER_ACCOUNT/_PER_ADDRESS) must be set in production.")

@@ -115,6 +115,16 @@ def _describe_password_fields() -> None:
 
 # ---- Failed-login throttling -----------------------------------------------------------------
 
+def _per_request(name: str, make):
+    """A value kept for this request only (on the request, not on `g`: an app context can outlive
+    a request, e.g. in tests, and a nonce must never serve two responses)."""
+    holder = request._get_current_object() if has_request_context() else g._get_current_object()
+    attribute = f"_portal_{name}"
+    if not hasattr(holder, attribute):
+        setattr(holder, attribute, make())
+    return getattr(holder, attribute)
+
+
 def client_address() -> str:
     return request.remote_addr or "unknown"
 
@@ -128,6 +138,8 @@ class LoginThrottle:
     """
 
     NAMESPACE = "portal-login-failures"
+    # After the shared storage failed, how long to count in memory before trying it again.
+    RETRY_PRIMARY_SECONDS = 30
 
     def __init__(self, app):
         self.per_account = parse(app.config["LOGIN_FAILURES_PER_ACCOUNT"])
@@ -141,6 +153,7 @@ class LoginThrottle:
         self.storage = storage_from_string(self.storage_uri, wrap_exceptions=True, **options)
         self.strategy = self._strategy_for(self.storage)
         self.fallback = None if isinstance(self.storage, MemoryStorage) else self._strategy_for(MemoryStorage())
+        self._primary_down_until = 0.0
         self._key = hashlib.sha256(b"portal-login-throttle:" + _bytes(app.secret_key)).digest()
 
     @staticmethod
@@ -151,12 +164,17 @@ class LoginThrottle:
         return FixedWindowRateLimiter(storage)
 
     def _call(self, method, *args):
+        if self.fallback is not None and time.monotonic() < self._primary_down_until:
+            return getattr(self.fallback, method)(*args)
         try:
             return getattr(self.strategy, method)(*args)
         except StorageError:
             if self.fallback is None:
                 raise
-            log.exception("Login throttle storage %s unreachable; counting in memory", _safe_uri(self.storage_uri))
+            # Count in memory for a while instead of waiting on a dead storage at every call.
+            self._primary_down_until = time.monotonic() + self.RETRY_PRIMARY_SECONDS
+            log.exception("Login throttle storage %s unreachable; counting failed logins in this process's "
+                          "memory for %ss", _safe_uri(self.storage_uri), self.RETRY_PRIMARY_SECONDS)
             return getattr(self.fallback, method)(*args)
 
     def _digest(self, value: str) -> str:
@@ -166,7 +184,7 @@ class LoginThrottle:
     def _account(self, username) -> str:
         """One key per account, whether it is named by username (any case) or e-mail address."""
         name = username.strip() if isinstance(username, str) else ""
-        cache = g.setdefault("_login_throttle_accounts", {})
+        cache = _per_request("login_throttle_accounts", dict)
         if name not in cache:
             user = None
             if name and getattr(current_app, "appbuilder", None) is not None:
@@ -285,9 +303,7 @@ def _guard_authenticator(sm, name: str) -> None:
 
 def csp_nonce() -> str:
     """This request's nonce; FAB's `baselib.get_nonce()` calls this (as the `csp_nonce` global)."""
-    if "csp_nonce" not in g:
-        g.csp_nonce = secrets.token_urlsafe(18)
-    return g.csp_nonce
+    return _per_request("csp_nonce", lambda: secrets.token_urlsafe(18))
 
 
 def content_security_policy(nonce: str) -> str:
@@ -369,7 +385,8 @@ def init_hardening(app) -> None:
             return None
         now = time.time()
         last = session.get(LAST_ACTIVITY_KEY)
-        if isinstance(last, (int, float)) and 0 <= now - last <= idle_minutes * 60:
+        # (A stamp slightly in the future, from a worker whose clock runs ahead, counts as active.)
+        if isinstance(last, (int, float)) and now - last <= idle_minutes * 60:
             if now - last >= ACTIVITY_RESOLUTION_SECONDS:
                 session[LAST_ACTIVITY_KEY] = int(now)
             return None

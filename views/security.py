@@ -4,6 +4,7 @@ from flask_appbuilder.security.sqla.manager import SecurityManager
 from flask_appbuilder.security.views import UserDBModelView
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
+from wtforms.validators import DataRequired
 
 from models import OrganisationKind, PortalUser
 from models.scope import ALL_CASES
@@ -37,6 +38,8 @@ class PortalUserDBModelView(UserDBModelView):
         "password", "conf_password",
     ]
     edit_columns = ["first_name", "last_name", "username", "active", "email", "organisation", "roles"]
+    # FAB's own check reads a "groups" field this form does not have; every portal user needs a role.
+    validators_columns = {"roles": [DataRequired(message=_l("Choose at least one role."))]}
     show_fieldsets = [
         (_l("User info"), {"fields": ["username", "active", "organisation", "roles", "login_count"]}),
         *UserDBModelView.show_fieldsets[1:],
