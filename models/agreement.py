@@ -20,7 +20,7 @@ class Agreement(VersionedMixin, Model):
     )
     agreement_version = sa.Column(sa.Integer, nullable=False, default=1, info={"label": _l("Version")})
     rental_contract_number = sa.Column(sa.String(50), info={"label": _l("Rental contract number")})
-    drawn_up_on = sa.Column(sa.Date, nullable=False, info={"label": _l("Drawn up on")})
+    drawn_up_on = sa.Column(sa.Date, nullable=False, index=True, info={"label": _l("Drawn up on")})
     valid_from = sa.Column(sa.Date, info={"label": _l("Valid from")})
     valid_until = sa.Column(sa.Date, info={"label": _l("Valid until")})
     status = enum_column(
@@ -97,6 +97,8 @@ class Signature(VersionedMixin, Model):
 
     __tablename__ = "signature"
     __scope__ = "agreement.trajectory"
+    # "Has the tenant / this organisation signed?" (agreements awaiting signatures) from the index alone.
+    __table_args__ = (sa.Index("ix_signature_agreement_party", "agreement_id", "party", "organisation_id"),)
 
     id = sa.Column(sa.Integer, primary_key=True)
     agreement_id = sa.Column(

@@ -12,6 +12,12 @@ class Debt(VersionedMixin, Model):
 
     __tablename__ = "debt"
     __scope__ = "trajectory"
+    # From the index alone: a trajectory's total debt (Trajectory.total_current_debt), the debt totals
+    # of a set of trajectories (reports.kpi.debt_totals), and the count of an organisation's debts
+    # with a given status (the scope and the list's status filter meet).
+    __table_args__ = (
+        sa.Index("ix_debt_trajectory_status_amounts", "trajectory_id", "status", "current_balance", "original_amount"),
+    )
 
     id = sa.Column(sa.Integer, primary_key=True)
     trajectory_id = sa.Column(
@@ -23,7 +29,7 @@ class Debt(VersionedMixin, Model):
         DebtStatus, nullable=False, default=DebtStatus.inventoried, index=True, info={"label": _l("Status")}
     )
     original_amount = sa.Column(Money, nullable=False, info={"label": _l("Original amount")})
-    current_balance = sa.Column(Money, nullable=False, info={"label": _l("Current balance")})
+    current_balance = sa.Column(Money, nullable=False, index=True, info={"label": _l("Current balance")})
     monthly_payment = sa.Column(Money, info={"label": _l("Monthly payment")})
     is_expected_cost = sa.Column(
         sa.Boolean, nullable=False, default=False, info={"label": _l("Expected future cost")}

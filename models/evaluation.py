@@ -12,12 +12,19 @@ class Evaluation(VersionedMixin, Model):
 
     __tablename__ = "evaluation"
     __scope__ = "trajectory"
+    __table_args__ = (
+        # From the index alone: a trajectory's last held evaluation (Trajectory.last_evaluation_held_on,
+        # the next due date), and the count of an organisation's evaluations with a given assessment.
+        sa.Index("ix_evaluation_trajectory_held", "trajectory_id", "held_date", "assessment"),
+        # The list filtered by assessment, in its order (planned date).
+        sa.Index("ix_evaluation_assessment_planned", "assessment", "planned_date"),
+    )
 
     id = sa.Column(sa.Integer, primary_key=True)
     trajectory_id = sa.Column(
         sa.Integer, sa.ForeignKey("trajectory.id", ondelete="RESTRICT"), nullable=False, index=True
     )
-    planned_date = sa.Column(sa.Date, nullable=False, info={"label": _l("Planned date")})
+    planned_date = sa.Column(sa.Date, nullable=False, index=True, info={"label": _l("Planned date")})
     held_date = sa.Column(sa.Date, info={"label": _l("Held on")})
     participants = sa.Column(sa.String(500), info={"label": _l("Participants")})
     assessment = enum_column(Assessment, info={"label": _l("Assessment")})
@@ -43,6 +50,8 @@ class Intervention(VersionedMixin, Model):
 
     __tablename__ = "intervention"
     __scope__ = "evaluation.trajectory"
+    # The open interventions, most urgent first (dashboard).
+    __table_args__ = (sa.Index("ix_intervention_open_due", "closed_on", "due_date"),)
 
     id = sa.Column(sa.Integer, primary_key=True)
     evaluation_id = sa.Column(
@@ -52,7 +61,7 @@ class Intervention(VersionedMixin, Model):
     responsible_organisation_id = sa.Column(
         sa.Integer, sa.ForeignKey("organisation.id", ondelete="RESTRICT"), nullable=False, index=True
     )
-    due_date = sa.Column(sa.Date, nullable=False, info={"label": _l("Due date")})
+    due_date = sa.Column(sa.Date, nullable=False, index=True, info={"label": _l("Due date")})
     closed_on = sa.Column(sa.Date, index=True, info={"label": _l("Closed on")})
     result = sa.Column(sa.Text, info={"label": _l("Result")})
 

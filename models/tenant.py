@@ -13,6 +13,8 @@ class Tenant(VersionedMixin, Model):
 
     __tablename__ = "tenant"
     __scope__ = "self"
+    # Where the scope (the tenant's housing corporation) and the list's order (last name) meet.
+    __table_args__ = (sa.Index("ix_tenant_corporation_last_name", "housing_corporation_id", "last_name"),)
 
     id = sa.Column(sa.Integer, primary_key=True)
     client_number = sa.Column(sa.String(20), nullable=False, unique=True, info={"label": _l("Client number")})

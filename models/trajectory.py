@@ -22,6 +22,8 @@ trajectory_organisation = sa.Table(
         primary_key=True,
         index=True,
     ),
+    # The scope's "involved in" branch: an organisation's trajectories from the index alone.
+    sa.Index("ix_trajectory_organisation_organisation_trajectory", "organisation_id", "trajectory_id"),
 )
 
 
@@ -30,6 +32,15 @@ class Trajectory(VersionedMixin, Model):
 
     __tablename__ = "trajectory"
     __scope__ = "self"
+    __table_args__ = (
+        # The list's order (referral date), alone and after its status filter.
+        sa.Index("ix_trajectory_referral_date", "referral_date"),
+        sa.Index("ix_trajectory_status_referral_date", "status", "referral_date"),
+        # The tenant scope's branch "tenants of the cases the organisation referred", from the index alone.
+        sa.Index("ix_trajectory_referrer_tenant", "referring_organisation_id", "tenant_id"),
+        # The dashboard's endings per quarter, success rate and relapse follow-ups, from the index alone.
+        sa.Index("ix_trajectory_status_end_relapse", "status", "actual_end_date", "relapse"),
+    )
 
     id = sa.Column(sa.Integer, primary_key=True)
     tenant_id = sa.Column(

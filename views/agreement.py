@@ -79,6 +79,9 @@ class AgreementView(PortalModelView):
         load_options=[
             joinedload(Agreement.trajectory).joinedload(Trajectory.tenant),
             selectinload(Agreement.signatures),
+            # "Still to sign" reads the trajectory's parties: referring and involved organisations.
+            joinedload(Agreement.trajectory).joinedload(Trajectory.referring_organisation),
+            joinedload(Agreement.trajectory).selectinload(Trajectory.involved_organisations),
         ],
     )
     list_title = _l("Agreements")

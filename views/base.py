@@ -7,27 +7,33 @@ either succeed whole or change nothing — happens here, once.
 """
 import logging
 import re
+from contextlib import contextmanager, nullcontext
+from functools import partial
 from operator import attrgetter, itemgetter
 
 import sqlalchemy as sa
 from datetime import date
 
-from flask import abort, flash, request, send_file
-from flask_appbuilder import ModelView, expose, has_access
-from flask_appbuilder.models.filters import BaseFilter
+from flask import abort, flash, jsonify, request, send_file
+from flask_appbuilder import ModelView, expose, has_access, permission_name
+from flask_appbuilder.models.filters import BaseFilter, Filters
 from flask_appbuilder.models.sqla.interface import SQLAInterface
 from flask_appbuilder.urltools import get_filter_args, get_order_args, get_page_args, get_page_size_args
 from flask_babel import lazy_gettext as _l
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.ext.hybrid import HybridExtensionType
-from sqlalchemy.orm import MANYTOONE
+from sqlalchemy.orm import MANYTOONE, joinedload
 from sqlalchemy.orm.exc import StaleDataError
+from flask_appbuilder.fields import QuerySelectMultipleField
 from wtforms import BooleanField, HiddenField
+from wtforms.validators import DataRequired, ValidationError
+from wtforms.validators import DataRequired, Optional
 
 from models import AuditAction, AuditEntry, record_access
-from models.scope import is_declared, visible_clause
+from models.scope import is_declared, scope_per_row, visible_clause
 from reports.xlsx import XLSX_MIMETYPE, Column, XlsxWorkbook
 
+from .autocomplete import AutocompleteField
 from .fields import (
     EnumSelectField, FiniteAmount, NoControlCharacters, SaneDate, WholeNumber, YesNoUnknownField,
 )
@@ -63,25 +69,74 @@ class ScopeFilter(BaseFilter):
     arg_name = "scope"
 
     def apply(self, query, value):
-        return query.filter(visible_clause(self.model, security_manager().case_scope()))
+        clause = visible_clause(self.model, security_manager().case_scope())
+        if isinstance(clause, sa.sql.elements.True_):
+            # Every case: no WHERE at all, so a count is the database's plain count of the table.
+            return query
+        return query.filter(clause)
+
+
+# From this many rows in scope, a page walks the sort index rather than sorting every row in scope.
+SORTED_WALK_FROM = 5000
 
 
 class PortalInterface(SQLAInterface):
     """FAB's data interface, with eager loading per view and tolerant primary keys."""
 
-    def __init__(self, obj, session=None, load_options=()):
+    def __init__(self, obj, session=None, load_options=(), show_options=()):
         super().__init__(obj, session=session)
+        # Eager loads for a list page's rows, and for one record's page (its related records).
         self.load_options = tuple(load_options)
+        self.show_options = tuple(show_options)
 
     def query(self, filters=None, order_column="", order_direction="", page=None,
               page_size=None, select_columns=None, outer_default_load=False):
-        base = self.session.query(self.obj)
-        count = self.query_count(base, filters, select_columns)
-        rows = self.apply_all(
-            base.options(*self.load_options), filters, order_column, order_direction,
-            page, page_size, select_columns, outer_default_load,
-        ).all()
-        return count, rows
+        """The count, the page's ids, then those rows with the view's eager loads: three statements at any size.
+
+        Paging over the ids alone lets the database walk the sort index (covering: it holds the id)
+        and skip rows without joining or computing anything for them; related rows and derived
+        columns (`load_options`) are then built for the page's rows only.
+        """
+        # A record's related list (one trajectory's debts) has few rows: its scope is checked per row.
+        related_list = filters is not None and any(f.is_related_view for f in filters.filters)
+        with scope_per_row() if related_list else nullcontext():
+            count = self.query_count(self.session.query(self.obj), filters, select_columns)
+        ids = self.page_ids(filters, order_column, order_direction, page, page_size, count, related_list)
+        if not ids:
+            return count, []
+        pk = self.obj.id
+        loaded = {row.id: row for row in self.session.query(self.obj).options(*self.load_options).filter(pk.in_(ids))}
+        return count, [loaded[i] for i in ids if i in loaded]
+
+    def _has_sort_index(self, column_name) -> bool:
+        """Whether an index of the table starts with this column, so that a page can be read in its order."""
+        column = self.obj.__table__.columns.get(column_name) if column_name else None
+        if column is None:
+            return False
+        return column.primary_key or any(
+            next(iter(index.columns), None) is column for index in self.obj.__table__.indexes
+        )
+
+    def page_ids(self, filters, order_column, order_direction, page, page_size, count, related_list=False):
+        """The ids on one page, in order. Past the middle the page is read from the other end
+        (every order ends with the primary key, so the reversed order is exactly the reverse):
+        the pager's last page costs what the first does, not a walk over every row before it."""
+        start = (page or 0) * page_size if page_size else 0
+        if page_size and start >= count:
+            return []
+        reverse = bool(order_column and page_size) and start + page_size / 2 > count / 2
+        direction = ("asc" if order_direction == "desc" else "desc") if reverse else order_direction
+        # Many rows in scope and an index in the page's order: walk it and test the scope per row
+        # (models.scope); otherwise fetch the rows in scope and sort them.
+        per_row = related_list or (count >= SORTED_WALK_FROM and self._has_sort_index(order_column))
+        with scope_per_row() if per_row else nullcontext():
+            query = self._apply_inner_all(
+                self.session.query(self.obj.id), filters, order_column, direction, aliases_mapping={}
+            )
+        if not reverse:
+            return [i for (i,) in self.apply_pagination(query, page, page_size)]
+        limit = min(page_size, count - start)
+        return [i for (i,) in query.offset(count - start - limit).limit(limit)][::-1]
 
     def stream(self, filters, order_column="", order_direction="", batch=1000):
         """Every record the filters allow, in order, fetched in batches rather than all at once."""
@@ -124,11 +179,63 @@ class PortalInterface(SQLAInterface):
                 return None
         except (TypeError, ValueError):
             return None
-        return super().get(id, filters, select_columns, outer_default_load)
+        if not self.show_options or select_columns:
+            return super().get(id, filters, select_columns, outer_default_load)
+        # As FAB's get, with the record page's eager loads.
+        one = filters.copy() if filters else Filters(self.filter_converter_class, self)
+        one.add_filter(self.get_pk_name(), self.FilterEqual, id)
+        return self.apply_all(self.session.query(self.obj).options(*self.show_options), one).one_or_none()
+
+
+AUTOCOMPLETE_LIMIT = 20
+
+
+def _matching_tenant(model, pattern):
+    """Records whose tenant's client number or name contains `pattern`, following the model's way to its case."""
+    from models import Tenant, Trajectory
+
+    if model is Tenant:
+        return Tenant.display_name.ilike(pattern, escape="\\")
+    if model is Trajectory:
+        return Trajectory.tenant_id.in_(sa.select(Tenant.id).where(_matching_tenant(Tenant, pattern)))
+    relation = getattr(model, model.__scope__.partition(".")[0]).property
+    (local_column,) = relation.local_columns
+    target = relation.mapper.class_
+    return local_column.in_(sa.select(target.id).where(_matching_tenant(target, pattern)))
+
+
+def _tenant_loads(model):
+    """Eager loads along the model's way to its tenant, whose name and client number label the record."""
+    from models import Trajectory
+
+    if model is Trajectory:
+        return [joinedload(Trajectory.tenant)]
+    if getattr(model, "__scope__", "self") == "self":
+        return []
+    load = None
+    current = model
+    for name in model.__scope__.split("."):
+        attribute = getattr(current, name)
+        load = joinedload(attribute) if load is None else load.joinedload(attribute)
+        current = attribute.property.mapper.class_
+    return [load.joinedload(Trajectory.tenant)] if current is Trajectory else [load]
 
 
 LIST_ARGUMENT = re.compile(r"^(page|psize)_\w+$")
 MAX_PAGE_SIZE = 100
+
+
+@contextmanager
+def refusing_bad_filter_values(session):
+    """A filter value the column cannot hold (`status=nonsense`, a date that is not one) answers 400."""
+    try:
+        yield
+    except (sa.exc.OperationalError, sa.exc.InterfaceError):
+        raise  # the database is away: the outage page, not the user's fault
+    except (sa.exc.StatementError, LookupError, ValueError) as error:
+        session.rollback()
+        log.info("Refused list filter: %s", error)
+        abort(400, description=str(_l("A search value does not fit its field; change the search and try again.")))
 
 
 def slug(text) -> str:
@@ -142,6 +249,13 @@ def reject_malformed_list_arguments():
             continue
         if not value.isdigit() or (name.startswith("psize_") and not 0 < int(value) <= MAX_PAGE_SIZE) or int(value) > 10**6:
             abort(400, description=f"Invalid list argument {name}.")
+
+
+def _only_offered_choices(form, field):
+    """FAB's multi-select silently drops ids it does not offer (out of scope, made up): refuse them."""
+    field.data  # resolving the ids is what marks unknown ones
+    if getattr(field, "_invalid_formdata", False):
+        raise ValidationError(_l("Not a valid choice."))
 
 
 def _merge_filters(scoped: dict, declared) -> dict:
@@ -196,7 +310,7 @@ class PortalModelView(ModelView):
         self.search_exclude_columns = [*self._sensitive, *(type(self).search_exclude_columns or [])]
         self.formatters_columns = {**self._default_formatters(), **(type(self).formatters_columns or {})}
         self.validators_columns = self._default_validators()
-        enum_fields = self._choice_fields()
+        enum_fields = {**self._choice_fields(), **self._autocomplete_fields()}
         self.add_form_extra_fields = {**enum_fields, **(type(self).add_form_extra_fields or {})}
         self.edit_form_extra_fields = {**enum_fields, **(type(self).edit_form_extra_fields or {})}
         scoped = self._scoped_relation_filters()
@@ -233,6 +347,9 @@ class PortalModelView(ModelView):
                 column_type = mapper.column_attrs[name].columns[0].type
                 if isinstance(column_type, (sa.String, sa.Text)) and not isinstance(column_type, sa.Enum):
                     extra.append(NoControlCharacters())
+                    if not mapper.column_attrs[name].columns[0].nullable:
+                        # FAB's InputRequired accepts "   " for a required text; DataRequired does not.
+                        extra.insert(0, DataRequired())
                 elif isinstance(column_type, sa.Numeric):
                     extra.append(FiniteAmount())
                 elif isinstance(column_type, sa.Integer):
@@ -271,6 +388,52 @@ class PortalModelView(ModelView):
                 )
         return fields
 
+    def _autocomplete_fields(self):
+        """Relations to case tables (they grow with the caseload) are chosen by typing, not from a list of all."""
+        mapper = sa.inspect(self.datamodel.obj)
+        fields = {}
+        for rel in mapper.relationships:
+            if rel.key not in self._form_columns() or rel.direction is not MANYTOONE:
+                continue
+            if getattr(rel.mapper.class_, "__scope__", "public") == "public":
+                continue
+            (column,) = rel.local_columns
+            fields[rel.key] = AutocompleteField(
+                self.label_columns.get(rel.key, rel.key),
+                validators=[Optional()] if column.nullable else [DataRequired()],
+                description=(self.description_columns or {}).get(rel.key, ""),
+                lookup=partial(self._related_in_scope, rel.key),
+                endpoint=f"{type(self).__name__}.autocomplete",
+            )
+        self._autocomplete = set(fields)
+        return fields
+
+    def _related_filters(self, name):
+        """The filters a form's choice of `name` must pass: the scope, and the view's own for that field."""
+        interface = self.datamodel.get_related_interface(name)
+        return interface, interface.get_filters().add_filter_list(self.add_form_query_rel_fields.get(name, []))
+
+    def _related_in_scope(self, name, pk):
+        interface, filters = self._related_filters(name)
+        return interface.get(pk, filters)
+
+    @expose("/autocomplete/<field>")
+    @has_access
+    @permission_name("add")
+    def autocomplete(self, field):
+        """The first records of a form's related field matching `q` (client number or name), as select2 wants them."""
+        if field not in self._autocomplete:
+            abort(404)
+        interface, filters = self._related_filters(field)
+        model = interface.obj
+        term = (request.args.get("q") or "").strip()[:100]
+        query = filters.apply_all(interface.session.query(model))
+        if term:
+            escaped = term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+            query = query.filter(_matching_tenant(model, f"%{escaped}%"))
+        rows = query.options(*_tenant_loads(model)).order_by(model.id.desc()).limit(AUTOCOMPLETE_LIMIT).all()
+        return jsonify({"results": [{"id": row.id, "text": str(row)} for row in rows]})
+
     def _scoped_relation_filters(self):
         mapper = sa.inspect(self.datamodel.obj)
         return {
@@ -300,10 +463,19 @@ class PortalModelView(ModelView):
                 result.append((title, {**spec, "fields": fields}))
         return result
 
-    def _strip_hidden_fields(self, form):
+    def _prepare_form(self, form):
+        """This request's form: hidden fields removed, blank text as no value, multi-selects checked."""
         for name in self._hidden_now():
             if name in form:
                 del form[name]
+        for field in form:
+            if isinstance(field.data, str) and not field.data.strip():
+                # Whitespace only is no value (WTForms' Optional would otherwise wipe the errors for it).
+                field.data = None
+            if isinstance(field, QuerySelectMultipleField):
+                if field._formdata:
+                    field._formdata.discard("")
+                field.validators = [*field.validators, _only_offered_choices]
         return form
 
     # ---- widgets (FAB's, with the hidden columns taken out) ----------------------------
@@ -395,11 +567,12 @@ class PortalModelView(ModelView):
     def _list(self, **kwargs):
         order_column, order_direction = get_order_args().get(type(self).__name__, ("", ""))
         filters = self._request_filters()
-        widgets = self._get_list_widget(
-            filters=filters, order_column=order_column, order_direction=order_direction,
-            page=get_page_args().get(type(self).__name__), page_size=get_page_size_args().get(type(self).__name__),
-            **kwargs,
-        )
+        with refusing_bad_filter_values(self.datamodel.session):
+            widgets = self._get_list_widget(
+                filters=filters, order_column=order_column, order_direction=order_direction,
+                page=get_page_args().get(type(self).__name__), page_size=get_page_size_args().get(type(self).__name__),
+                **kwargs,
+            )
         self.update_redirect()
         widgets["search"] = self.search_widget(
             route_base=self.route_base, form=self.search_form.refresh(), include_cols=self.search_columns,
@@ -423,7 +596,7 @@ class PortalModelView(ModelView):
     def _add(self):
         filters = self._request_filters(disallow_if_not_in_search=False)
         exclude_cols = filters.get_relation_cols()
-        form = self._strip_hidden_fields(self.add_form.refresh())
+        form = self._prepare_form(self.add_form.refresh())
         self._related_from_url(form, filters)
         if request.method == "POST":
             if form.validate() and self._save(form, self.datamodel.obj(), is_new=True):
@@ -440,7 +613,7 @@ class PortalModelView(ModelView):
         exclude_cols = filters.get_relation_cols()
         pk = self.datamodel.get_pk_value(item)
         if request.method == "POST":
-            form = self._strip_hidden_fields(self.edit_form.refresh(request.form))
+            form = self._prepare_form(self.edit_form.refresh(request.form))
             self._related_from_url(form, filters)
             form._id = pk
             if str(item.version) != (form.row_version.data or ""):
@@ -449,7 +622,7 @@ class PortalModelView(ModelView):
             elif form.validate() and self._save(form, item, is_new=False):
                 return None
         else:
-            form = self._strip_hidden_fields(self.edit_form.refresh(obj=item))
+            form = self._prepare_form(self.edit_form.refresh(obj=item))
             form.row_version.data = str(item.version)
             self.prefill_form(form, pk)
             self.update_redirect()
@@ -580,7 +753,8 @@ class PortalModelView(ModelView):
         else:
             rows = self.datamodel.stream(filters, order_column, order_direction)
             columns = self.export_table_columns(names)
-        book.add_sheet(self.list_title, columns, rows)
+        with refusing_bad_filter_values(self.datamodel.session):
+            book.add_sheet(self.list_title, columns, rows)
         self.datamodel.session.expunge_all()
         return send_file(
             book.save(), mimetype=XLSX_MIMETYPE, as_attachment=True,

@@ -6,7 +6,7 @@ from flask_appbuilder import BaseView, expose, has_access
 from flask_appbuilder.fields import QuerySelectField
 from flask_appbuilder.fieldwidgets import DatePickerWidget, Select2Widget
 from flask_babel import lazy_gettext as _l
-from sqlalchemy.orm import joinedload
+from sqlalchemy.orm import joinedload, undefer
 from wtforms import DateField, TextAreaField
 from wtforms.validators import Optional
 
@@ -14,7 +14,7 @@ from models import Assessment, Evaluation, Intervention, Organisation, Trajector
 from models.scope import visible_clause
 
 from .base import DomainError, PortalInterface, PortalModelView, security_manager
-from .fields import NotInFuture, SaneDate
+from .fields import NoControlCharacters, NotInFuture, SaneDate
 
 FIELDS = [
     "trajectory", "planned_date", "held_date", "participants", "assessment", "rent_paid",
@@ -24,7 +24,7 @@ FIELDS = [
 FIRST_INTERVENTION = ["intervention_description", "intervention_organisation", "intervention_due_date"]
 FIRST_INTERVENTION_FIELDS = {
     "intervention_description": TextAreaField(
-        _l("Intervention"), validators=[Optional()],
+        _l("Intervention"), validators=[NoControlCharacters(), Optional()],
         description=_l("Required when the assessment is “serious problems”: what will be done now."),
     ),
     "intervention_organisation": QuerySelectField(
@@ -122,7 +122,9 @@ class EvaluationsDueView(BaseView):
         query = (
             db.session.query(Trajectory)
             .options(joinedload(Trajectory.tenant), joinedload(Trajectory.coordinator),
-                     joinedload(Trajectory.referring_organisation))
+                     joinedload(Trajectory.referring_organisation),
+                     # The page shows each row's next evaluation date, computed from the last held one.
+                     undefer(Trajectory.last_evaluation_held_on))
             .filter(visible_clause(Trajectory, security_manager().case_scope()),
                     Trajectory.status == TrajectoryStatus.running, due <= horizon)
         )

@@ -63,6 +63,9 @@ class YesNoUnknownField(SelectField):
         for value, label in (("", "—"), ("yes", _l("Yes")), ("no", _l("No"))):
             yield (value, label, value == current, {})
 
+    def process_data(self, value):
+        self.data = value if value in (True, False) else None
+
     def process_formdata(self, valuelist):
         if valuelist:
             self.data = {"yes": True, "no": False}.get(valuelist[0], valuelist[0] or None)

@@ -5,7 +5,10 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import joinedload, selectinload, undefer
 from sqlalchemy.orm.exc import StaleDataError
 
-from models import Step, StepRefused, Trajectory, TrajectoryOutcome, TrajectoryStatus, allowed_steps
+from models import (
+    Agreement, Evaluation, Intervention, Obligation, StatusChange, Step, StepRefused, Trajectory, TrajectoryOutcome,
+    TrajectoryStatus, allowed_steps,
+)
 from models.workflow import EARLY_OUTCOMES
 
 from .agreement import AgreementView
@@ -39,6 +42,15 @@ class TrajectoryView(PortalModelView):
             selectinload(Trajectory.involved_organisations),
             undefer(Trajectory.total_current_debt),
             undefer(Trajectory.last_evaluation_held_on),
+        ],
+        # The record page reads the agreements (signatures, obligations), every evaluation's
+        # interventions and the status history: loaded per relation, not per evaluation.
+        show_options=[
+            selectinload(Trajectory.agreements).selectinload(Agreement.signatures),
+            selectinload(Trajectory.agreements).selectinload(Agreement.obligations).joinedload(Obligation.organisation),
+            selectinload(Trajectory.evaluations).selectinload(Evaluation.interventions)
+            .joinedload(Intervention.responsible_organisation),
+            selectinload(Trajectory.status_changes).joinedload(StatusChange.changed_by),
         ],
     )
     list_title = _l("Trajectories")
