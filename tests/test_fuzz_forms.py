@@ -23,11 +23,12 @@ anything), so a failure reproduces on its own and Hypothesis shrinks it to a min
 Checked for every post:
 - never a server error: no exception escapes the app and no 5xx is answered;
 - a refused post (anything but a redirect) changes no row of any case table, audit trail included;
-- an accepted post stores exactly what was sent (up to the app's few declared normalisations:
-  postcodes as "1234 AB", BSNs without spaces and dots), changes nothing but its own record (its
-  links, new audit entries and new child records aside), stores no control character and no text
-  longer than its column, and leaves the record inside the account's cases, pointing at no case
-  outside them;
+- an accepted post stores exactly what was sent (up to the app's few normalisations: postcodes as
+  "1234 AB", BSNs without spaces and dots, whitespace-only as no value, " 7" as record 7), keeps
+  every field of an edited record that the post left as the form showed it, changes nothing but
+  its own record (its links, new audit entries and new child records aside), stores no control
+  character and no text longer than its column, and leaves the record inside the account's cases,
+  pointing at no case outside them;
 - markup that was sent never comes back unescaped: not on the refused form, not on the saved
   record's pages, and on a refused form a text field shows it escaped.
 

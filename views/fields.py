@@ -6,7 +6,7 @@ from decimal import Decimal
 from flask_appbuilder.fieldwidgets import Select2Widget
 from flask_babel import lazy_gettext as _l
 from wtforms import SelectField
-from wtforms.validators import ValidationError
+from wtforms.validators import StopValidation, ValidationError
 
 CONTROL_CHARACTERS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 POSTCODE = re.compile(r"^[1-9][0-9]{3} ?(?!SA|SD|SS)[A-Z]{2}$")
@@ -80,7 +80,9 @@ class NoControlCharacters:
 
     def __call__(self, form, field):
         if isinstance(field.data, str) and CONTROL_CHARACTERS.search(field.data):
-            raise ValidationError(_l("Remove the invisible control characters from this text."))
+            # Stop here: later validators (FAB's Unique) would send the text to the database,
+            # and PostgreSQL refuses NUL bytes with an error instead of an answer.
+            raise StopValidation(_l("Remove the invisible control characters from this text."))
 
 
 class DutchPostcode:
