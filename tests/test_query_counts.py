@@ -220,8 +220,15 @@ def test_a_form_does_not_list_every_case_record(app, login, cases, url):
 
 def test_the_autocomplete_finds_by_name_or_client_number_within_the_scope(app, login, cases):
     coordinator, portaal = login("coordinator"), login("portaal")
+    with app.app_context():
+        from models import Tenant, Trajectory
+
+        wanted = db.session.execute(
+            db.select(Trajectory.id).join(Tenant, Tenant.id == Trajectory.tenant_id).where(Tenant.client_number == "LK-Q-0003")
+        ).scalar_one()
     found = coordinator.get("/debtview/autocomplete/trajectory?q=LK-Q-0003").get_json()["results"]
-    assert [r["id"] for r in found] == [3] and "LK-Q-0003" in found[0]["text"]
+    # Ids from the database: PostgreSQL's sequences are not reset between tests.
+    assert [r["id"] for r in found] == [wanted] and "LK-Q-0003" in found[0]["text"]
     assert len(coordinator.get("/debtview/autocomplete/trajectory?q=achternaam 1").get_json()["results"]) == 6  # 1, 10-14
     assert portaal.get("/debtview/autocomplete/trajectory?q=LK-Q-MITROS").get_json()["results"] == []
     assert [r["id"] for r in coordinator.get("/debtview/autocomplete/trajectory?q=lk-q-mitros").get_json()["results"]] \
