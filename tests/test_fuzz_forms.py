@@ -164,7 +164,7 @@ class _FormParser(HTMLParser):
                 if "checked" in attrs:
                     checkbox.values.append(value)
             elif kind not in ("submit", "button", "reset", "file", "image"):
-                widget = "hidden" if kind == "hidden" else "date" if attrs.get("data-format") else "text"
+                widget = "hidden" if kind == "hidden" else "date" if kind == "date" or attrs.get("data-format") else "text"
                 self.fields[name] = FormField(name, widget, [attrs.get("value") or ""],
                                               date_format=attrs.get("data-format"))
         elif tag == "select" and name:

@@ -1,13 +1,15 @@
 """Roles, permissions and the scope of the logged-in user, decided in one place."""
 from flask import g
 from flask_appbuilder.security.sqla.manager import SecurityManager
-from flask_appbuilder.security.views import UserDBModelView
+from flask_appbuilder.security.views import AuthDBView, RoleModelView, UserDBModelView
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from wtforms.validators import DataRequired
 
 from models import OrganisationKind, PortalUser
 from models.scope import ALL_CASES
+
+from .formatting import show_bool, show_text
 
 ADMIN, COORDINATOR, CASEWORKER, FINANCE, VIEWER = "Admin", "Coordinator", "Caseworker", "Finance", "Viewer"
 PORTAL_ROLES = (ADMIN, COORDINATOR, CASEWORKER, FINANCE, VIEWER)
@@ -28,10 +30,24 @@ OWN_ACCOUNT_PERMISSIONS = [
 ]
 
 
+class PortalAuthDBView(AuthDBView):
+    """FAB's password login, with a form that browsers and password managers understand."""
+
+    login_template = "portal/login.html"
+    title = _l("Log in")
+
+
 class PortalUserDBModelView(UserDBModelView):
     """FAB's user screen, with the organisation a user belongs to."""
 
+    list_title = _l("User accounts")
+    show_title = _l("User account")
+    add_title = _l("Add user account")
+    edit_title = _l("Edit user account")
+    user_info_title = _l("Your account")
     label_columns = {**UserDBModelView.label_columns, "organisation": _l("Organisation")}
+    # Roles read as a plain list ("Coordinator"), not as Python's "[Coordinator]"; yes/no in words.
+    formatters_columns = {"roles": show_text, "active": show_bool}
     list_columns = ["first_name", "last_name", "username", "organisation", "roles", "active"]
     add_columns = [
         "first_name", "last_name", "username", "active", "email", "organisation", "roles",
@@ -46,9 +62,18 @@ class PortalUserDBModelView(UserDBModelView):
     ]
 
 
+class PortalRoleModelView(RoleModelView):
+    list_title = _l("Roles")
+    show_title = _l("Role")
+    add_title = _l("Add role")
+    edit_title = _l("Edit role")
+
+
 class PortalSecurityManager(SecurityManager):
     user_model = PortalUser
     userdbmodelview = PortalUserDBModelView
+    authdbview = PortalAuthDBView
+    rolemodelview = PortalRoleModelView
 
     @staticmethod
     def _user(user=None):
