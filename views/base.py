@@ -25,7 +25,7 @@ from sqlalchemy.ext.hybrid import HybridExtensionType
 from sqlalchemy.orm import MANYTOONE, joinedload
 from sqlalchemy.orm.exc import StaleDataError
 from flask_appbuilder.fields import QuerySelectMultipleField
-from wtforms import BooleanField, DateField, HiddenField
+from wtforms import BooleanField, DateField, DecimalField, HiddenField
 from wtforms.fields.core import UnboundField
 from wtforms.validators import DataRequired, Optional, ValidationError
 
@@ -35,7 +35,7 @@ from reports.xlsx import XLSX_MIMETYPE, Column, XlsxWorkbook
 
 from .autocomplete import AutocompleteField
 from .fields import (
-    EnumSelectField, FiniteAmount, NoControlCharacters, SaneDate, WholeNumber, YesNoUnknownField,
+    AmountField, EnumSelectField, FiniteAmount, NoControlCharacters, SaneDate, WholeNumber, YesNoUnknownField,
 )
 from .formatting import formatter_for, show_text
 from .history import ChangeDescriber
@@ -260,12 +260,17 @@ def _only_offered_choices(form, field):
         raise ValidationError(_l("Not a valid choice."))
 
 
-def _use_date_inputs(form_class):
-    """Every date field of a form gets the browser's date picker (views.widgets.DateInput)."""
+def _use_portal_inputs(form_class):
+    """Date fields get the browser's date picker (views.widgets.DateInput); amounts read Dutch and
+    English notation (views.fields.AmountField)."""
     for name in dir(form_class):
         field = getattr(form_class, name, None)
-        if isinstance(field, UnboundField) and issubclass(field.field_class, DateField):
+        if not isinstance(field, UnboundField):
+            continue
+        if issubclass(field.field_class, DateField):
             field.kwargs["widget"] = DateInput()
+        elif field.field_class is DecimalField:
+            field.field_class = AmountField
 
 
 def _merge_filters(scoped: dict, declared) -> dict:
@@ -582,7 +587,7 @@ class PortalModelView(ModelView):
         super()._init_forms()
         self.edit_form = type("VersionedEditForm", (self.edit_form,), {"row_version": HiddenField()})
         for form in (self.add_form, self.edit_form):
-            _use_date_inputs(form)
+            _use_portal_inputs(form)
 
     def _request_filters(self, disallow_if_not_in_search=True):
         """This request's search filters; FAB's shared `self._filters` would mix concurrent requests."""

@@ -37,7 +37,16 @@ class PortalAuthDBView(AuthDBView):
     title = _l("Log in")
 
 
-class PortalUserDBModelView(UserDBModelView):
+class TitledPages:
+    """FAB's own screens in the portal's page layout: the page's title as its heading."""
+
+    list_template = "portal/plain_list.html"
+    show_template = "portal/show.html"
+    add_template = "portal/add.html"
+    edit_template = "portal/edit.html"
+
+
+class PortalUserDBModelView(TitledPages, UserDBModelView):
     """FAB's user screen, with the organisation a user belongs to."""
 
     list_title = _l("User accounts")
@@ -62,7 +71,7 @@ class PortalUserDBModelView(UserDBModelView):
     ]
 
 
-class PortalRoleModelView(RoleModelView):
+class PortalRoleModelView(TitledPages, RoleModelView):
     list_title = _l("Roles")
     show_title = _l("Role")
     add_title = _l("Add role")
