@@ -1,4 +1,6 @@
 """The portal's application factory; `flask --app app ...` finds `app` here."""
+import gc
+
 import sqlalchemy as sa
 from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
@@ -75,6 +77,11 @@ def create_app(config=None) -> Flask:
     from commands import register_commands
 
     register_commands(app)
+    # The ~170,000 objects built at start-up (views, forms, mappers, catalogues) live as long as the
+    # process. Frozen, they leave the collector's full passes, which otherwise walked them every few
+    # requests: a 70-80 ms pause on one request in ten.
+    gc.collect()
+    gc.freeze()
     return app
 
 

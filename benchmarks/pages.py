@@ -201,6 +201,16 @@ def last_page(count, size=25):
     return max(0, math.ceil(count / size) - 1)
 
 
+def pager_last_link(client, url):
+    """The href of the pager's » ("Last page") link on the list page at `url`."""
+    import html
+
+    page = client.get(url).get_data(as_text=True)
+    found = re.search(r'<a href="([^"]+)" title="Last page"', page)
+    assert found, f"no last-page link on {url}"
+    return html.unescape(found.group(1))
+
+
 def list_pages(f, user):
     """(name, kind, url) of every list variant: first page, deepest page (the pager's » link), filtered, searched."""
     counts = {table: n for (who, table), n in f["counts"].items() if who == user}
@@ -220,7 +230,7 @@ def list_pages(f, user):
         base = f"/{view.lower()}/list/"
         pages += [
             (f"{name} list", "first", base),
-            (f"{name} list", "deep", f"{base}?page_{view}={last_page(counts[table])}"),
+            (f"{name} list", "deep", ("last", base)),
             (f"{name} list", "filtered", f"{base}?{filtered}"),
             (f"{name} list", "searched", f"{base}?{searched}"),
         ]
@@ -348,6 +358,8 @@ def main():
         for name, kind, page_url in pages:
             if args.only and args.only not in name:
                 continue
+            if isinstance(page_url, tuple):
+                page_url = pager_last_link(client, page_url[1])
             r = time_page(client, counter, page_url, args.requests)
             psize_check = ""
             if kind in ("first", "filtered", "searched", "deep") and "/list/" in page_url:

@@ -1,7 +1,4 @@
 """The portal's data model; every table is declared here and carried by Alembic."""
-import sqlalchemy as sa
-from sqlalchemy.orm import column_property
-
 from .agreement import Agreement, Obligation, Signature
 from .audit import AuditAction, AuditEntry, record_access
 from .base import Model, db
@@ -17,22 +14,7 @@ from .trajectory import Trajectory, trajectory_organisation
 from .user import PortalUser
 from .workflow import StatusChange, Step, StepRefused, allowed_steps, current_agreement
 
-# Derived figures are computed by the query that loads the trajectory, never stored.
-Trajectory.total_current_debt = column_property(
-    sa.select(sa.func.coalesce(sa.func.sum(Debt.current_balance), 0))
-    .where(Debt.trajectory_id == Trajectory.id)
-    .correlate_except(Debt)
-    .scalar_subquery(),
-    deferred=True,
-    info={"label": "Total current debt"},
-)
-Trajectory.last_evaluation_held_on = column_property(
-    sa.select(sa.func.max(Evaluation.held_date))
-    .where(Evaluation.trajectory_id == Trajectory.id)
-    .correlate_except(Evaluation)
-    .scalar_subquery(),
-    deferred=True,
-)
+from . import derived  # noqa: E402,F401  (keeps the session's copies of the stored figures fresh)
 
 __all__ = [
     "db", "Model", "Organisation", "Contact", "Tenant", "Trajectory", "trajectory_organisation",

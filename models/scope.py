@@ -5,9 +5,11 @@ below), or the relationship path to the model that owns one ("trajectory",
 "agreement.trajectory"). Anything else is refused, so an undeclared model is never shown.
 """
 import contextvars
+import time
 from contextlib import contextmanager
 
 import sqlalchemy as sa
+from sqlalchemy.orm import aliased
 
 from .tenant import Tenant
 from .trajectory import Trajectory, trajectory_organisation
@@ -72,9 +74,10 @@ def _follow(model, path: str, scope):
     return local_column.in_(sa.select(target.id).where(_follow(target, rest, scope)))
 
 
-# ---- per row or per set ---------------------------------------------------------------------------
+# ---- per row, per set, or joined --------------------------------------------------------------
 
 _PER_ROW = contextvars.ContextVar("scope_per_row", default=False)
+_JOINED = contextvars.ContextVar("scope_joined", default=False)
 
 
 @contextmanager
@@ -96,3 +99,75 @@ def scope_per_row():
         yield
     finally:
         _PER_ROW.reset(token)
+
+
+@contextmanager
+def scope_joined():
+    """Queries limited inside (`limit_query`) join the parents on the way to the rule's owner
+    instead of nesting `fk IN (SELECT ...)` per step: for a count that stops early.
+
+    Nested sets are gathered whole before the first row is counted: an intervention's scope
+    (evaluation, then trajectory) first collects a corporation's 150,000 evaluations (70 ms) to
+    count the first thousand interventions. Joined, the database starts from the visible
+    trajectories and walks down their foreign-key indexes until it has enough (8 ms), and a
+    small organisation's count touches only its own few rows.
+    """
+    token = _JOINED.set(True)
+    try:
+        yield
+    finally:
+        _JOINED.reset(token)
+
+
+# A scope that holds at least this share of all trajectories is broad (see `is_broad`).
+BROAD_SHARE = 0.10
+# How long a measured share is trusted; it only steers the shape of queries, never what they return.
+SHARE_SECONDS = 600
+_shares: dict = {}
+
+
+def is_broad(session, scope) -> bool:
+    """Whether `scope` sees a large share of all cases, so that its queries should test rows one by one.
+
+    SQLite does not weigh the two shapes of a scope clause against each other: `fk IN (SELECT ...)`
+    always starts from the visible parents, a correlated `EXISTS` always walks the table. Starting
+    from the parents suits an organisation with few cases (it never reads another's rows); for one
+    that sees a third of the region, walking the table (through the index of the page's order, or of
+    a selective filter such as a status) finds a page, or the thousand rows a count stops at, long
+    before all its parents are gathered: interventions of one neighbourhood team for a corporation
+    took 46 ms gathered and under 2 ms walked.
+    """
+    if scope in (ALL_CASES, None):
+        return scope == ALL_CASES
+    key = (str(session.get_bind().url), scope)
+    known = _shares.get(key)
+    now = time.monotonic()
+    if known is None or now - known[1] > SHARE_SECONDS:
+        visible = session.execute(sa.select(sa.func.count()).where(_trajectory_rule(scope))).scalar()
+        total = session.execute(sa.select(sa.func.count(Trajectory.id))).scalar()
+        known = _shares[key] = ((visible / total) if total else 0.0, now)
+    return known[0] >= BROAD_SHARE
+
+
+def forget_shares() -> None:
+    """Measure every scope's share afresh (after a database was emptied and refilled)."""
+    _shares.clear()
+
+
+def limit_query(query, model, scope):
+    """`query` of `model` limited to `scope`, as `visible_clause` or, inside `scope_joined`, joined."""
+    declared = getattr(model, "__scope__", None)
+    if not _JOINED.get() or declared in (None, "public", "self") or scope in (ALL_CASES, None):
+        clause = visible_clause(model, scope)
+        return query if isinstance(clause, sa.sql.elements.True_) else query.filter(clause)
+    *steps, last = declared.split(".")
+    current = model
+    for name in steps:
+        # An alias of its own, so a join the list already makes for a filter or an order never clashes.
+        parent = aliased(getattr(current, name).property.mapper.class_)
+        query = query.join(parent, getattr(current, name).of_type(parent))
+        current = parent
+    relation = getattr(current, last).property
+    (local_column,) = relation.local_columns
+    foreign_key = getattr(current, relation.parent.get_property_by_column(local_column).key)
+    return query.filter(foreign_key.in_(sa.select(relation.mapper.class_.id).where(_follow(relation.mapper.class_, "", scope))))

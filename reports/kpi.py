@@ -18,6 +18,8 @@ from models import (
 )
 from models.scope import visible_clause
 
+CENT = Decimal("0.01")
+
 
 def _in_scope(scope):
     return visible_clause(Trajectory, scope)
@@ -59,35 +61,48 @@ def evaluations_held_between(session, scope, start: date, end: date) -> int:
     ).scalar_one()
 
 
-def _evaluation_base():
-    """Per running trajectory: the date the evaluation interval counts from (last held, or the start)."""
-    last_held = (
-        sa.select(sa.func.max(Evaluation.held_date))
-        .where(Evaluation.trajectory_id == Trajectory.id)
-        .correlate(Trajectory)
-        .scalar_subquery()
+def latest_base_due_by(day: date, interval_months: int) -> date:
+    """The latest date from which the next evaluation (that date plus the interval, clamped to the
+    month's end as relativedelta does) falls on or before `day`.
+
+    Adding months only ever moves a date forward or keeps it, so every earlier base is due by then
+    too: "due by `day`" is the index range `evaluation_base_date <= latest_base_due_by(day)`.
+    Plain subtraction is not enough at a month's end (due 28 February from 30 November as well).
+    """
+    months = relativedelta(months=interval_months)
+    base = day - months
+    while base + timedelta(days=1) + months <= day:
+        base += timedelta(days=1)
+    return base
+
+
+def due_by(day: date, interval_months: int):
+    """Running trajectories whose next evaluation falls on or before `day` (read from the index)."""
+    return sa.and_(Trajectory.status == TrajectoryStatus.running,
+                   Trajectory.evaluation_base_date <= latest_base_due_by(day, interval_months))
+
+
+def evaluations_due(session, scope, day: date, interval_months: int):
+    """Query of the running trajectories whose next evaluation falls on or before `day`, most urgent first."""
+    return (
+        session.query(Trajectory).filter(_in_scope(scope), due_by(day, interval_months))
+        .order_by(Trajectory.evaluation_base_date, Trajectory.id)
     )
-    return sa.func.coalesce(last_held, Trajectory.start_date)
-
-
-def _running(scope):
-    return sa.and_(_in_scope(scope), Trajectory.status == TrajectoryStatus.running, Trajectory.start_date.is_not(None))
 
 
 def evaluations_overdue(session, scope, today: date, interval_months: int) -> int:
-    """Running trajectories whose next evaluation date (base + interval) lies before today."""
-    cutoff = today - relativedelta(months=interval_months)
+    """Running trajectories whose next evaluation date lies before today."""
     return session.execute(
-        sa.select(sa.func.count()).where(_running(scope), _evaluation_base() < cutoff)
+        sa.select(sa.func.count()).where(_in_scope(scope), due_by(today - timedelta(days=1), interval_months))
     ).scalar_one()
 
 
 def evaluations_due_between(session, scope, start: date, end: date, interval_months: int) -> int:
     """Running trajectories whose next evaluation date falls in [start, end]."""
-    months = relativedelta(months=interval_months)
     return session.execute(
         sa.select(sa.func.count()).where(
-            _running(scope), _evaluation_base() >= start - months, _evaluation_base() <= end - months
+            _in_scope(scope), due_by(end, interval_months),
+            Trajectory.evaluation_base_date > latest_base_due_by(start - timedelta(days=1), interval_months),
         )
     ).scalar_one()
 
@@ -97,15 +112,19 @@ def _fully_signed():
     tenant_signed = sa.exists().where(
         Signature.agreement_id == Agreement.id, Signature.party == SigningParty.tenant
     )
+    # Correlated by name: two levels down, SQLAlchemy would otherwise give the inner query an
+    # `agreement` of its own, and a signature on any agreement would count for this one.
     organisation_missing = sa.exists().where(
         trajectory_organisation.c.trajectory_id == Agreement.trajectory_id,
         ~sa.exists().where(
-            Signature.agreement_id == Agreement.id,
+            Signature.agreement_id == Agreement.id, Signature.party == SigningParty.organisation,
             Signature.organisation_id == trajectory_organisation.c.organisation_id,
-        ),
-    )
+        ).correlate(Agreement, trajectory_organisation),
+    ).correlate(Agreement)
+    # With the party named (as Agreement.missing_signatures counts them), each test is one probe of
+    # the index ix_signature_agreement_party, never a read of the signature rows.
     referrer_signed = sa.exists().where(
-        Signature.agreement_id == Agreement.id,
+        Signature.agreement_id == Agreement.id, Signature.party == SigningParty.organisation,
         Signature.organisation_id == Trajectory.referring_organisation_id,
     )
     return sa.and_(tenant_signed, referrer_signed, ~organisation_missing)
@@ -124,14 +143,17 @@ def agreements_awaiting_signatures(session, scope) -> int:
 
 
 def debt_totals(session, scope) -> tuple:
-    """(total inventoried at the start, total current balance) over the scope's debts."""
+    """(total inventoried at the start, total current balance) over the scope's debts.
+
+    Summed over the trajectories' stored totals (kept by the database, see models.trajectory):
+    one row per trajectory instead of one per debt.
+    """
     original, current = session.execute(
-        sa.select(sa.func.coalesce(sa.func.sum(Debt.original_amount), 0),
-                  sa.func.coalesce(sa.func.sum(Debt.current_balance), 0))
-        .join(Trajectory, Debt.trajectory_id == Trajectory.id)
+        sa.select(sa.func.coalesce(sa.func.sum(Trajectory.total_original_debt), 0),
+                  sa.func.coalesce(sa.func.sum(Trajectory.total_current_debt), 0))
         .where(_in_scope(scope))
     ).one()
-    return Decimal(original), Decimal(current)
+    return Decimal(original).quantize(CENT), Decimal(current).quantize(CENT)
 
 
 def debts_by_category_and_status(session, scope) -> list:

@@ -3,7 +3,7 @@ from datetime import date, timedelta
 
 from dateutil.relativedelta import relativedelta
 from flask_babel import lazy_gettext as _l
-from sqlalchemy.orm import joinedload, selectinload, undefer
+from sqlalchemy.orm import joinedload, selectinload
 
 from models import Agreement, Debt, Evaluation, Organisation, OrganisationKind, Trajectory
 from models.scope import ALL_CASES, visible_clause
@@ -95,8 +95,7 @@ class PartnerWorkbook:
         query = (
             self.session.query(Trajectory)
             .options(joinedload(Trajectory.tenant), joinedload(Trajectory.referring_organisation),
-                     selectinload(Trajectory.involved_organisations), undefer(Trajectory.total_current_debt),
-                     undefer(Trajectory.last_evaluation_held_on))
+                     selectinload(Trajectory.involved_organisations))
             .filter(visible_clause(Trajectory, self.scope))
             .order_by(Trajectory.referral_date, Trajectory.id)
         )

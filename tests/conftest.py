@@ -14,6 +14,7 @@ from werkzeug.security import generate_password_hash
 from app import create_app
 from commands import sync_roles
 from models import Model, Organisation, OrganisationKind, PortalUser, db
+from models.scope import forget_shares
 
 PASSWORD = "Demo-2026!"
 # Roles and permissions are made once per run by `sync_roles`; every other table is emptied per test.
@@ -74,6 +75,7 @@ def world(app):
     """A clean database with the process's organisations and one account per role."""
     with app.app_context():
         _empty_case_tables()
+        forget_shares()
         organisations = {name: Organisation(name=name, kind=kind) for name, kind in ORGANISATIONS.items()}
         db.session.add_all(organisations.values())
         db.session.flush()

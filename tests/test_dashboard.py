@@ -2,7 +2,7 @@
 import html as html_lib
 import re
 from collections import Counter
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 
 import pytest
@@ -383,4 +383,45 @@ def test_aggregate_kpis_agree_with_the_records_on_the_demo_data(demo):
 
         interventions = s.scalars(sa.select(Intervention)).all()
         assert kpi.open_interventions(s, ALL_CASES) == sum(i.closed_on is None for i in interventions)
+        db.session.remove()
+
+
+def test_a_signature_on_another_agreement_does_not_sign_this_one(app, world):
+    """Gemeente Utrecht signed the first case's agreement only: the second still awaits its signature."""
+    with app.app_context():
+        org = builders.organisation
+        agreements = []
+        for number, gemeente_signs in (("LK-S-1", True), ("LK-S-2", False)):
+            trajectory = builders.trajectory(builders.tenant(number), status=S.agreement)
+            agreement = builders.agreement(trajectory)
+            signers = [org(name) for name in ["Portaal", "Het Vierde Huis"] + (["Gemeente Utrecht"] if gemeente_signs else [])]
+            db.session.add(Signature(agreement=agreement, party=SigningParty.tenant, signed_by=number,
+                                     signed_on=date(2026, 11, 1)))
+            db.session.add_all([Signature(agreement=agreement, party=SigningParty.organisation, organisation=signer,
+                                          signed_by=signer.name, signed_on=date(2026, 11, 2)) for signer in signers])
+            agreements.append(agreement)
+        db.session.commit()
+        assert [a.is_fully_signed for a in agreements] == [True, False]
+        assert kpi.agreements_awaiting_signatures(db.session, ALL_CASES) == 1
+        assert kpi.agreements_awaiting_signatures(db.session, world["Portaal"]) == 1
+        db.session.remove()
+
+
+@pytest.mark.parametrize("today", [date(2026, 2, 27), date(2026, 2, 28), date(2026, 3, 1), date(2026, 3, 30),
+                                   date(2026, 3, 31), date(2026, 5, 31), date(2026, 6, 1)])
+def test_due_and_overdue_counts_agree_with_each_next_evaluation_date_around_the_months_end(app, world, today):
+    """Counted from an index range (reports.kpi.due_by), the figures match the dates shown on the pages,
+    also where adding three months runs into a shorter month (30 November + 3 months = 28 February)."""
+    starts = [date(2025, 11, day) for day in range(26, 31)] + [date(2025, 12, 1), date(2025, 12, 31)] + \
+        [date(2026, 2, day) for day in (27, 28)] + [date(2026, 3, 1)]
+    with app.app_context():
+        for index, start in enumerate(starts):
+            builders.trajectory(builders.tenant(f"LK-E-{index:02d}"), start_date=start)
+        db.session.commit()
+        next_dates = [t.next_evaluation_date for t in db.session.scalars(sa.select(Trajectory))]
+        assert kpi.evaluations_overdue(db.session, ALL_CASES, today, 3) == sum(d < today for d in next_dates)
+        for days in (0, 1, 30):
+            end = today + timedelta(days=days)
+            assert kpi.evaluations_due_between(db.session, ALL_CASES, today, end, 3) == \
+                sum(today <= d <= end for d in next_dates), (today, days)
         db.session.remove()

@@ -6,7 +6,6 @@ from decimal import Decimal
 import pytest
 import sqlalchemy as sa
 from dateutil.relativedelta import relativedelta
-from sqlalchemy.orm import undefer
 
 from conftest import ACCOUNTS, PortalClient, _empty_case_tables
 from demo_data import DEMO_PREFIX, DemoDataRefused, seed_demo
@@ -169,7 +168,7 @@ def test_evaluations_show_overdue_and_due_soon_cases(seeded, app):
     running = sa.select(Trajectory).where(Trajectory.status == RUNNING)
     next_dates = [
         t.next_evaluation_date
-        for t in db.session.scalars(running.options(undefer(Trajectory.last_evaluation_held_on)))
+        for t in db.session.scalars(running)
     ]
     overdue = [d for d in next_dates if d < today]
     due_soon = [d for d in next_dates if today <= d <= today + relativedelta(days=30)]

@@ -405,9 +405,18 @@ def build_cases(app):
 
 
 def snapshot() -> dict:
-    """{table: set of rows} of every case table (call inside an app context)."""
+    """{table: set of rows} of every case table (call inside an app context).
+
+    Without the figures the database recounts itself (a debt's save changes its trajectory's total):
+    tests/test_stored_figures.py checks those.
+    """
     with db.engine.connect() as connection:
-        return {t.name: frozenset(tuple(row) for row in connection.execute(sa.select(t))) for t in CASE_TABLES}
+        return {t.name: frozenset(tuple(row) for row in connection.execute(sa.select(*_written_columns(t))))
+                for t in CASE_TABLES}
+
+
+def _written_columns(table):
+    return [c for c in table.columns if not c.info.get("kept_by_database")]
 
 
 def _without_audit(tables):
@@ -415,7 +424,7 @@ def _without_audit(tables):
 
 
 def rows_of(table_name, rows):
-    columns = Model.metadata.tables[table_name].columns.keys()
+    columns = [c.key for c in _written_columns(Model.metadata.tables[table_name])]
     return [dict(zip(columns, row)) for row in rows]
 
 
@@ -872,7 +881,9 @@ class FormFuzzer:
                 if name in fields or column is None or column.key in covered:
                     continue
                 stored = getattr(record, name)
-                if name == "version":
+                if column.info.get("kept_by_database"):
+                    allowed = {builders.recounted_figures(record)[name]}
+                elif name == "version":
                     allowed = {1} if mode == "add" else {before_row["version"], before_row["version"] + 1}
                 elif name == "id":
                     allowed = {saved}

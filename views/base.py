@@ -14,7 +14,7 @@ from operator import attrgetter, itemgetter
 import sqlalchemy as sa
 from datetime import date
 
-from flask import abort, flash, jsonify, request, send_file
+from flask import abort, current_app, flash, jsonify, request, send_file
 from flask_appbuilder import ModelView, expose, has_access, permission_name
 from flask_appbuilder.models.filters import BaseFilter, Filters
 from flask_appbuilder.models.sqla.interface import SQLAInterface
@@ -25,12 +25,13 @@ from sqlalchemy.ext.hybrid import HybridExtensionType
 from sqlalchemy.orm import MANYTOONE, joinedload
 from sqlalchemy.orm.exc import StaleDataError
 from flask_appbuilder.fields import QuerySelectMultipleField
+from flask_appbuilder.widgets import ListWidget
 from wtforms import BooleanField, DateField, DecimalField, HiddenField
 from wtforms.fields.core import UnboundField
 from wtforms.validators import DataRequired, Optional, ValidationError
 
 from models import AuditAction, AuditEntry, record_access
-from models.scope import is_declared, scope_per_row, visible_clause
+from models.scope import is_broad, is_declared, limit_query, scope_joined, scope_per_row, visible_clause
 from reports.xlsx import XLSX_MIMETYPE, Column, XlsxWorkbook
 
 from .autocomplete import AutocompleteField
@@ -39,6 +40,7 @@ from .fields import (
 )
 from .formatting import formatter_for, show_text
 from .history import ChangeDescriber
+from .paging import ListPage, Pager, page_arguments
 from .widgets import DateInput, PortalFormWidget, PortalShowWidget
 
 log = logging.getLogger(__name__)
@@ -71,15 +73,12 @@ class ScopeFilter(BaseFilter):
     arg_name = "scope"
 
     def apply(self, query, value):
-        clause = visible_clause(self.model, security_manager().case_scope())
-        if isinstance(clause, sa.sql.elements.True_):
-            # Every case: no WHERE at all, so a count is the database's plain count of the table.
-            return query
-        return query.filter(clause)
+        # Every case: no WHERE at all, so a count is the database's plain count of the table.
+        return limit_query(query, self.model, security_manager().case_scope())
 
 
-# From this many rows in scope, a page walks the sort index rather than sorting every row in scope.
-SORTED_WALK_FROM = 5000
+# From this many rows, a page walks the sort index rather than sorting every row in scope.
+SORTED_WALK_FROM = 1000
 
 
 class PortalInterface(SQLAInterface):
@@ -93,22 +92,52 @@ class PortalInterface(SQLAInterface):
 
     def query(self, filters=None, order_column="", order_direction="", page=None,
               page_size=None, select_columns=None, outer_default_load=False):
-        """The count, the page's ids, then those rows with the view's eager loads: three statements at any size.
+        """FAB's (count, rows), the count exact; the portal's own lists use `list_page`."""
+        listing = self.list_page(filters, order_column, order_direction, page, page_size)
+        return listing.count, listing.rows
 
-        Paging over the ids alone lets the database walk the sort index (covering: it holds the id)
-        and skip rows without joining or computing anything for them; related rows and derived
-        columns (`load_options`) are then built for the page's rows only.
+    def list_page(self, filters, order_column="", order_direction="", page=None, page_size=None,
+                  count_limit=None, from_end=None) -> ListPage:
+        """One page of rows in three statements at any size: the count, the page's ids, those rows.
+
+        The count is exact up to `count_limit` (None: always exact). Paging over the ids alone
+        lets the database walk the sort index (covering: it holds the id) and skip rows without
+        joining or computing anything for them; related rows and derived columns
+        (`load_options`) are then built for the page's rows only.
         """
-        # A record's related list (one trajectory's debts) has few rows: its scope is checked per row.
+        # A record's related list (one trajectory's debts) has few rows, and a broad scope many
+        # (models.scope.is_broad): both are checked row by row; a narrow scope starts from its cases.
         related_list = filters is not None and any(f.is_related_view for f in filters.filters)
-        with scope_per_row() if related_list else nullcontext():
-            count = self.query_count(self.session.query(self.obj), filters, select_columns)
-        ids = self.page_ids(filters, order_column, order_direction, page, page_size, count, related_list)
-        if not ids:
-            return count, []
-        pk = self.obj.id
-        loaded = {row.id: row for row in self.session.query(self.obj).options(*self.load_options).filter(pk.in_(ids))}
-        return count, [loaded[i] for i in ids if i in loaded]
+        per_row = related_list or is_broad(self.session, security_manager().case_scope())
+        if not order_column:
+            # Paging needs one fixed order, and "last page" its exact reverse.
+            order_column, order_direction = "id", "asc"
+        count = self.count(filters, None if related_list else count_limit, per_row)
+        exact = count_limit is None or related_list or count <= count_limit
+        if from_end and exact:
+            page, from_end = max(0, -(-count // page_size) - from_end) if page_size else 0, None
+        ids, has_more = self.page_ids(filters, order_column, order_direction, page, page_size,
+                                      count if exact else None, per_row, from_end)
+        rows = []
+        if ids:
+            loaded = {row.id: row for row in
+                      self.session.query(self.obj).options(*self.load_options).filter(self.obj.id.in_(ids))}
+            rows = [loaded[i] for i in ids if i in loaded]
+        return ListPage(rows=rows, count=count if exact else count_limit, exact=exact,
+                        page=None if from_end else (page or 0), from_end=from_end, page_size=page_size or len(rows),
+                        has_more=has_more)
+
+    def count(self, filters, limit=None, per_row=False) -> int:
+        """The rows the filters allow, counted up to `limit` + 1 (None: all of them).
+
+        Row by row (`scope_per_row`), or from the visible cases down their foreign-key indexes
+        (`scope_joined`): either way the count stops once it has enough.
+        """
+        with scope_per_row() if per_row else scope_joined():
+            query = self._apply_inner_all(self.session.query(self.obj.id), filters, aliases_mapping={})
+        if limit is not None:
+            query = query.limit(limit + 1)
+        return self.session.query(sa.func.count()).select_from(query.subquery()).scalar()
 
     def _has_sort_index(self, column_name) -> bool:
         """Whether an index of the table starts with this column, so that a page can be read in its order."""
@@ -119,26 +148,47 @@ class PortalInterface(SQLAInterface):
             next(iter(index.columns), None) is column for index in self.obj.__table__.indexes
         )
 
-    def page_ids(self, filters, order_column, order_direction, page, page_size, count, related_list=False):
-        """The ids on one page, in order. Past the middle the page is read from the other end
-        (every order ends with the primary key, so the reversed order is exactly the reverse):
-        the pager's last page costs what the first does, not a walk over every row before it."""
+    def page_ids(self, filters, order_column, order_direction, page, page_size, count, per_row=False,
+                 from_end=None):
+        """(the ids on one page in order, whether rows follow it).
+
+        `count` is None when the list has more rows than were counted. Every order ends with the
+        primary key, so the reversed order is exactly the reverse: a page counted from the end
+        (`from_end`, 1 = the last) is read from the other end, and so is a page past the middle
+        of a counted list: the last page costs what the first does, not a walk over every row before it.
+        """
         start = (page or 0) * page_size if page_size else 0
-        if page_size and start >= count:
-            return []
-        reverse = bool(order_column and page_size) and start + page_size / 2 > count / 2
+        if page_size and count is not None and start >= count:
+            return [], False
+        if from_end and page_size:
+            reverse, skip = True, (from_end - 1) * page_size
+        elif count is not None and page_size:
+            reverse = start + page_size / 2 > count / 2
+            skip = count - start - min(page_size, count - start) if reverse else start
+        else:
+            reverse, skip = False, start
         direction = ("asc" if order_direction == "desc" else "desc") if reverse else order_direction
-        # Many rows in scope and an index in the page's order: walk it and test the scope per row
-        # (models.scope); otherwise fetch the rows in scope and sort them.
-        per_row = related_list or (count >= SORTED_WALK_FROM and self._has_sort_index(order_column))
+        # Many rows in scope and an index in the page's order: walk it and test the scope per row, even
+        # for a narrow scope; sorting every visible row for one page would cost more.
+        many = count is None or count >= SORTED_WALK_FROM
+        per_row = per_row or (many and self._has_sort_index(order_column))
         with scope_per_row() if per_row else nullcontext():
             query = self._apply_inner_all(
                 self.session.query(self.obj.id), filters, order_column, direction, aliases_mapping={}
             )
-        if not reverse:
-            return [i for (i,) in self.apply_pagination(query, page, page_size)]
-        limit = min(page_size, count - start)
-        return [i for (i,) in query.offset(count - start - limit).limit(limit)][::-1]
+        if not page_size:
+            return [i for (i,) in query], False
+        limit = page_size if count is None else min(page_size, count - start)
+        # One row more than the page tells whether another page follows, without counting.
+        found = [i for (i,) in query.offset(skip).limit(limit + 1)]
+        has_more = len(found) > limit
+        found = found[:limit]
+        if reverse:
+            found.reverse()
+            has_more = bool(from_end and from_end > 1) or (count is not None and start + page_size < count)
+        elif count is not None:
+            has_more = start + page_size < count
+        return found, has_more
 
     def stream(self, filters, order_column="", order_direction="", batch=1000):
         """Every record the filters allow, in order, fetched in batches rather than all at once."""
@@ -223,7 +273,7 @@ def _tenant_loads(model):
     return [load.joinedload(Trajectory.tenant)] if current is Trajectory else [load]
 
 
-LIST_ARGUMENT = re.compile(r"^(page|psize)_\w+$")
+LIST_ARGUMENT = re.compile(r"^(page|psize|last)_\w+$")
 MAX_PAGE_SIZE = 100
 
 
@@ -299,6 +349,12 @@ def sensitive_columns(model) -> set:
     }
 
 
+class PortalListWidget(ListWidget):
+    """FAB's list table with the portal's pager (views/paging.py)."""
+
+    template = "portal/widgets/list.html"
+
+
 class PortalModelView(ModelView):
     """Base of every case screen; see the module docstring."""
 
@@ -311,6 +367,7 @@ class PortalModelView(ModelView):
     audit_views = False
     show_template = "portal/show.html"
     list_template = "portal/list.html"
+    list_widget = PortalListWidget
     add_template = "portal/add.html"
     edit_template = "portal/edit.html"
     add_widget = edit_widget = PortalFormWidget
@@ -512,9 +569,13 @@ class PortalModelView(ModelView):
         if order_column and order_column not in self._visible(self.order_columns):
             order_column, order_direction = "", ""
         joined_filters = filters.get_joined_filters(self._base_filters)
-        count, rows = self.datamodel.query(
-            joined_filters, order_column, order_direction, page=page, page_size=page_size
+        view_name = type(self).__name__
+        _, from_end, count_all = page_arguments(view_name)
+        listing = self.datamodel.list_page(
+            joined_filters, order_column, order_direction, page=page, page_size=page_size,
+            count_limit=None if count_all else current_app.config["LIST_COUNT_LIMIT"], from_end=from_end,
         )
+        rows = listing.rows
         # In a record's related list (a trajectory's debts) the column naming that record says nothing.
         parent = {f.column_name for f in filters.filters if f.is_related_view}
         columns = [c for c in self._visible(self.list_columns) if c not in parent]
@@ -524,9 +585,10 @@ class PortalModelView(ModelView):
             value_columns=self.datamodel.get_values(rows, columns),
             order_columns=self._visible(self.order_columns),
             formatters_columns={**self.formatters_columns, **self.list_masks},
-            page=page,
+            page=listing.page,
             page_size=page_size,
-            count=count,
+            count=listing.count,
+            pager=Pager(listing, view_name),
             pks=self.datamodel.get_keys(rows),
             actions=actions or self.actions,
             filters=filters,

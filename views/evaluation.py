@@ -6,12 +6,12 @@ from flask_appbuilder import BaseView, expose, has_access
 from flask_appbuilder.fields import QuerySelectField
 from flask_appbuilder.fieldwidgets import BS3TextAreaFieldWidget, DatePickerWidget, Select2Widget
 from flask_babel import lazy_gettext as _l
-from sqlalchemy.orm import joinedload, undefer
+from sqlalchemy.orm import joinedload
 from wtforms import DateField, TextAreaField
 from wtforms.validators import Optional
 
-from models import Assessment, Evaluation, Intervention, Organisation, Trajectory, TrajectoryStatus, db
-from models.scope import visible_clause
+from models import Assessment, Evaluation, Intervention, Organisation, Trajectory, db
+from reports import kpi
 
 from .base import DomainError, PortalInterface, PortalModelView, security_manager
 from .fields import NoControlCharacters, NotInFuture, SaneDate
@@ -117,24 +117,18 @@ class EvaluationsDueView(BaseView):
     @has_access
     def list(self):
         today = date.today()
-        horizon = today + timedelta(days=current_app.config["EVALUATION_DUE_SOON_DAYS"])
-        due = Trajectory.next_evaluation_date
-        query = (
-            db.session.query(Trajectory)
-            .options(joinedload(Trajectory.tenant), joinedload(Trajectory.coordinator),
-                     joinedload(Trajectory.referring_organisation),
-                     # The page shows each row's next evaluation date, computed from the last held one.
-                     undefer(Trajectory.last_evaluation_held_on))
-            .filter(visible_clause(Trajectory, security_manager().case_scope()),
-                    Trajectory.status == TrajectoryStatus.running, due <= horizon)
-        )
-        count = query.count()
-        overdue = query.filter(due < today).count()
-        page = request.args.get("page", 0, type=int)
-        page = max(0, min(page, max(0, (count - 1) // self.page_size)))
-        rows = query.order_by(due, Trajectory.id).offset(page * self.page_size).limit(self.page_size).all()
+        days = current_app.config["EVALUATION_DUE_SOON_DAYS"]
+        interval = current_app.config["EVALUATION_INTERVAL_MONTHS"]
+        scope = security_manager().case_scope()
+        due = kpi.evaluations_due(db.session, scope, today + timedelta(days=days), interval)
+        count = due.order_by(None).count()
+        overdue = kpi.evaluations_overdue(db.session, scope, today, interval)
+        pages = max(1, -(-count // self.page_size))
+        page = max(0, min(request.args.get("page", 0, type=int), pages - 1))
+        rows = (due.options(joinedload(Trajectory.tenant), joinedload(Trajectory.coordinator),
+                            joinedload(Trajectory.referring_organisation))
+                .offset(page * self.page_size).limit(self.page_size).all())
         return self.render_template(
             "portal/evaluations_due.html", title=_l("Evaluations due"), rows=rows, today=today, count=count,
-            overdue=overdue, page=page, pages=max(1, -(-count // self.page_size)),
-            days=current_app.config["EVALUATION_DUE_SOON_DAYS"],
+            overdue=overdue, page=page, pages=pages, days=days,
         )

@@ -120,6 +120,9 @@ class Bsn:
         field.data = value
 
 
+AMOUNT_EXAMPLE = _l("Enter an amount in euros, for example 1234.56 or 1.234,56.")
+
+
 def parse_amount(text: str) -> Decimal:
     """An amount as staff type it, in Dutch or English: `1234,56`, `1.234,56`, `€ 1234.56`, `1,234.56`.
 
@@ -159,7 +162,7 @@ class AmountField(DecimalField):
             self.data = parse_amount(valuelist[0])
         except ValueError:
             self.data = None
-            raise ValueError(self.gettext("Not a valid decimal value.")) from None
+            raise ValueError(str(AMOUNT_EXAMPLE)) from None
 
     def _value(self):
         shown = super()._value()
@@ -180,7 +183,7 @@ class FiniteAmount:
         if value is None:
             return
         if not isinstance(value, Decimal) or not value.is_finite():
-            raise ValidationError(_l("Enter an amount in euros, for example 1234.56 or 1.234,56."))
+            raise ValidationError(AMOUNT_EXAMPLE)
         if value < 0:
             raise ValidationError(_l("An amount cannot be negative."))
         if value > self.maximum:

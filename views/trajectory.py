@@ -2,7 +2,7 @@
 from flask import abort, current_app, flash, redirect, request, url_for
 from flask_appbuilder import expose, has_access
 from flask_babel import lazy_gettext as _l
-from sqlalchemy.orm import joinedload, selectinload, undefer
+from sqlalchemy.orm import joinedload, selectinload
 from sqlalchemy.orm.exc import StaleDataError
 
 from models import (
@@ -40,8 +40,6 @@ class TrajectoryView(PortalModelView):
             joinedload(Trajectory.tenant),
             joinedload(Trajectory.referring_organisation),
             selectinload(Trajectory.involved_organisations),
-            undefer(Trajectory.total_current_debt),
-            undefer(Trajectory.last_evaluation_held_on),
         ],
         # The record page reads the agreements (signatures, obligations), every evaluation's
         # interventions and the status history: loaded per relation, not per evaluation.

@@ -1,0 +1,172 @@
+"""The figures the database keeps on a trajectory (its debt totals, its last held evaluation) stay
+equal to a recount of its debts and evaluations, whoever writes them and however.
+
+They are kept by triggers (migration 0006): through the portal's forms, through plain SQL that
+bypasses the application, when a debt moves to another trajectory, when rows are deleted, and on
+PostgreSQL when two transactions write to the same trajectory at once.
+"""
+import threading
+from datetime import date, timedelta
+from decimal import Decimal
+
+import pytest
+import sqlalchemy as sa
+
+import builders
+from conftest import form_values
+from models import Debt, DebtCategory, DebtStatus, Evaluation, Trajectory, db
+
+STORED = ("total_current_debt", "total_original_debt", "last_evaluation_held_on")
+
+
+def stored_and_recounted(app, trajectory_id):
+    with app.app_context():
+        trajectory = db.session.get(Trajectory, trajectory_id)
+        stored = {name: getattr(trajectory, name) for name in STORED}
+        recounted = builders.recounted_figures(trajectory)
+        db.session.remove()
+    return stored, recounted
+
+
+@pytest.fixture
+def two_cases(app, world):
+    with app.app_context():
+        first = builders.trajectory(builders.tenant("LK-F-0001"), start_date=date.today() - timedelta(days=200))
+        second = builders.trajectory(builders.tenant("LK-F-0002"), start_date=date.today() - timedelta(days=100))
+        db.session.commit()
+        return first.id, second.id
+
+
+def _debt_form(client, url, **values):
+    page = client.get(url)
+    assert page.status_code == 200
+    data = {**form_values(page.get_data(as_text=True)), **values}
+    return client.post_form(url, data)
+
+
+def test_debts_saved_through_the_forms_keep_the_totals(app, login, two_cases):
+    first, second = two_cases
+    client = login("coordinator")
+    client.get("/lang/en")
+    for balance, original in (("250.10", "300.00"), ("49.90", "49.90")):
+        response = _debt_form(client, f"/debtview/add?_flt_0_trajectory={first}", creditor="Eneco",
+                              category=DebtCategory.energy.name, status=DebtStatus.inventoried.name,
+                              original_amount=original, current_balance=balance)
+        assert response.status_code == 302, response.get_data(as_text=True)[:2000]
+    stored, recounted = stored_and_recounted(app, first)
+    assert stored == recounted
+    assert stored["total_current_debt"] == Decimal("300.00") and stored["total_original_debt"] == Decimal("349.90")
+    page = client.get(f"/trajectoryview/show/{first}").get_data(as_text=True)
+    assert "300.00" in page or "300,00" in page
+
+    with app.app_context():
+        debt_id = db.session.scalars(sa.select(Debt.id).where(Debt.trajectory_id == first).order_by(Debt.id)).first()
+    # A lower balance, and the debt moved to the other trajectory: both totals follow.
+    response = _debt_form(client, f"/debtview/edit/{debt_id}", current_balance="200.00", trajectory=str(second))
+    assert response.status_code == 302, response.get_data(as_text=True)[:2000]
+    for trajectory_id, expected in ((first, Decimal("49.90")), (second, Decimal("200.00"))):
+        stored, recounted = stored_and_recounted(app, trajectory_id)
+        assert stored == recounted and stored["total_current_debt"] == expected
+
+    response = client.post_form(f"/debtview/delete/{debt_id}", {}, form_url=f"/debtview/show/{debt_id}")
+    assert response.status_code == 302
+    stored, recounted = stored_and_recounted(app, second)
+    assert stored == recounted and stored["total_current_debt"] == Decimal("0")
+
+
+def test_evaluations_keep_the_last_held_date(app, login, two_cases):
+    first, _ = two_cases
+    with app.app_context():
+        trajectory = db.session.get(Trajectory, first)
+        earlier = builders.evaluation(trajectory, planned=date.today() - timedelta(days=120),
+                                      held=date.today() - timedelta(days=118))
+        later = builders.evaluation(trajectory, planned=date.today() - timedelta(days=30),
+                                    held=date.today() - timedelta(days=29))
+        planned = builders.evaluation(trajectory, planned=date.today() + timedelta(days=60))
+        db.session.commit()
+        ids = earlier.id, later.id, planned.id
+    stored, recounted = stored_and_recounted(app, first)
+    assert stored == recounted and stored["last_evaluation_held_on"] == date.today() - timedelta(days=29)
+
+    with app.app_context():
+        db.session.get(Evaluation, ids[1]).held_date = None  # "not held after all"
+        db.session.commit()
+    stored, recounted = stored_and_recounted(app, first)
+    assert stored == recounted and stored["last_evaluation_held_on"] == date.today() - timedelta(days=118)
+
+    with app.app_context():
+        for evaluation_id in ids:
+            db.session.delete(db.session.get(Evaluation, evaluation_id))
+        db.session.commit()
+    stored, recounted = stored_and_recounted(app, first)
+    assert stored == recounted and stored["last_evaluation_held_on"] is None
+
+
+def test_writes_that_bypass_the_portal_keep_the_figures_too(app, two_cases):
+    first, second = two_cases
+    with app.app_context():
+        with db.engine.begin() as connection:
+            connection.execute(sa.insert(Debt.__table__), [
+                {"trajectory_id": first, "creditor": f"Import {i}", "category": "energy", "status": "inventoried",
+                 "original_amount": Decimal("10.00"), "current_balance": Decimal("7.50"), "is_expected_cost": False,
+                 "version": 1}
+                for i in range(4)
+            ])
+            connection.execute(sa.update(Debt.__table__).where(Debt.__table__.c.creditor == "Import 0")
+                               .values(trajectory_id=second))
+            connection.execute(sa.insert(Evaluation.__table__), [
+                {"trajectory_id": second, "planned_date": date(2026, 1, 5), "held_date": date(2026, 1, 6), "version": 1},
+            ])
+    for trajectory_id, debt_total in ((first, Decimal("22.50")), (second, Decimal("7.50"))):
+        stored, recounted = stored_and_recounted(app, trajectory_id)
+        assert stored == recounted and stored["total_current_debt"] == debt_total
+    assert stored_and_recounted(app, second)[0]["last_evaluation_held_on"] == date(2026, 1, 6)
+
+
+def test_a_trajectory_read_before_a_debt_is_added_shows_the_new_total_after_it(app, two_cases):
+    first, _ = two_cases
+    with app.app_context():
+        trajectory = db.session.get(Trajectory, first)
+        assert trajectory.total_current_debt == 0
+        db.session.add(Debt(trajectory=trajectory, creditor="Vitens", category=DebtCategory.water,
+                            original_amount=Decimal("80.00"), current_balance=Decimal("80.00")))
+        db.session.flush()
+        assert trajectory.total_current_debt == Decimal("80.00")
+        db.session.rollback()
+        assert db.session.get(Trajectory, first).total_current_debt == 0
+        db.session.remove()
+
+
+def test_two_transactions_adding_debts_to_one_trajectory_at_once_both_count(app, two_cases):
+    """PostgreSQL: the second transaction waits for the first and recounts with its rows."""
+    with app.app_context():
+        engine = db.engine
+        if engine.dialect.name != "postgresql":
+            pytest.skip("SQLite runs one writer at a time; the race exists on PostgreSQL only")
+    first, _ = two_cases
+    row = {"trajectory_id": first, "creditor": "Tegelijk", "category": "energy", "status": "inventoried",
+           "original_amount": Decimal("100.00"), "is_expected_cost": False, "version": 1}
+    first_inserted, second_started = threading.Event(), threading.Event()
+    failures = []
+
+    def second_transaction():
+        try:
+            with engine.begin() as connection:
+                first_inserted.wait(10)
+                second_started.set()
+                # Blocks on the trajectory row that the first transaction's trigger locked.
+                connection.execute(sa.insert(Debt.__table__), {**row, "current_balance": Decimal("30.00")})
+        except Exception as error:  # reported below, on the test's own thread
+            failures.append(error)
+
+    other = threading.Thread(target=second_transaction)
+    other.start()
+    with engine.begin() as connection:
+        connection.execute(sa.insert(Debt.__table__), {**row, "current_balance": Decimal("70.00")})
+        first_inserted.set()
+        second_started.wait(10)
+        connection.execute(sa.text("SELECT pg_sleep(0.3)"))  # the second is now waiting for this one
+    other.join(20)
+    assert not failures, failures
+    stored, recounted = stored_and_recounted(app, first)
+    assert stored == recounted and stored["total_current_debt"] == Decimal("100.00")
