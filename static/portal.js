@@ -25,9 +25,66 @@
     });
   }
 
+  // A list's search filters (FAB's ab_filters.js) are rows of a remove link naming the column, a
+  // select of how to compare and the value's field, none of them labelled: name them after the column.
+  var filterRows = 0;
+
+  function labelFilters(table) {
+    var form = table.closest("form");
+    $(table).find("tr").each(function () {
+      var row = $(this);
+      var remove = row.find("a.remove-filter");
+      var column = $.trim(remove.text().replace("\u00d7", ""));
+      if (!column) {
+        return;
+      }
+      if (!row.data("portalLabel")) {
+        filterRows += 1;
+        var id = "portal-filter-" + filterRows;
+        row.data("portalLabel", id);
+        remove.attr("aria-label", column + " \u2013 " + (form.getAttribute("data-portal-remove") || ""));
+        $("<span class='sr-only'/>").attr("id", id).text(column).appendTo(remove.parent());
+        $("<span class='sr-only'/>").attr("id", id + "-how").text(form.getAttribute("data-portal-how") || "")
+          .appendTo(remove.parent());
+      }
+      var label = row.data("portalLabel");
+      nameField(row.find("select.filter-op"), label + " " + label + "-how");
+      nameField(row.find(".filter_val"), label);
+    });
+  }
+
+  // A field, or the select2 box standing in for it, named by the elements with these ids.
+  function nameField(field, ids) {
+    field.attr("aria-labelledby", ids);
+    field.next(".select2-container").find(".select2-selection[role=combobox]").each(function () {
+      var shown = (this.getAttribute("aria-labelledby") || "").split(" ").filter(function (id) {
+        return id.indexOf("select2-") === 0;
+      });
+      this.setAttribute("aria-labelledby", [ids].concat(shown).join(" "));
+    });
+  }
+
   window.portalLabelComboboxes = labelComboboxes;
   $(function () {
+    // Font Awesome draws its icons as text: without this a screen reader reads a button labelled
+    // "Add" as "Add" plus an unpronounceable glyph (FAB's own buttons never hide their icons).
+    $("i.fa, span.fa, i.fas, i.far").attr("aria-hidden", "true");
+    // FAB gives every select2 box a "×" that empties it; a required field must not offer that.
+    $("select.my_select2[required]").each(function () {
+      var select = $(this);
+      if (select.data("select2")) {
+        select.select2({theme: "bootstrap", allowClear: false, placeholder: select.data("placeholder") || ""});
+      }
+    });
     labelComboboxes();
+    $("#filter_form .filters").each(function () {
+      var table = this;
+      var form = table.closest("form");
+      form.setAttribute("data-portal-how", document.body.getAttribute("data-text-compare") || "");
+      form.setAttribute("data-portal-remove", document.body.getAttribute("data-text-remove-filter") || "");
+      labelFilters(table);
+      new MutationObserver(function () { labelFilters(table); }).observe(table, {childList: true, subtree: true});
+    });
     // A multi-select redraws its search box after every choice.
     $(document).on("select2:select select2:unselect", function () {
       labelComboboxes();

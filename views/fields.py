@@ -127,12 +127,16 @@ def parse_amount(text: str) -> Decimal:
     """An amount as staff type it, in Dutch or English: `1234,56`, `1.234,56`, `€ 1234.56`, `1,234.56`.
 
     With both separators the last one is the decimal sign and the other must group thousands; a lone
-    comma is a decimal comma. Anything else is read as Python reads a number, so a value that is not
-    an amount (or has more than two decimals, as `1,234` read as 1.234) is refused, never misread.
+    comma is a decimal comma. One separator before exactly three digits (`1.500`, `1,500`) could be
+    either, and is refused. Anything else is read as Python reads a number, so a value that is not an
+    amount is refused (and FiniteAmount refuses more than two decimals), never misread.
     """
     value = text.strip()
     if value.startswith("€"):
         value = value[1:].strip()
+    if re.fullmatch(r"-?[0-9]+[.,][0-9]{3}", value):
+        # "1.500" is 1500 to a Dutch reader and 1.5 to an English one: ask, never guess.
+        raise ValueError(text)
     if "," in value and "." in value:
         decimal_sign = "," if value.rfind(",") > value.rfind(".") else "."
         thousands = "." if decimal_sign == "," else ","

@@ -8,6 +8,8 @@ either the tests skip, saying why, unless PORTAL_REQUIRE_BROWSER=1 (set by `.ci/
 failure.
 """
 import os
+import re
+import shutil
 import threading
 from pathlib import Path
 
@@ -85,7 +87,8 @@ def watch(live_server, app):
 def staff(browser, live_server, watch, request):
     """`staff("portaal")`: a browser window of its own, logged in as that account; `staff()` logged out."""
     windows = []
-    folder = ARTIFACTS / request.node.name.replace("/", "_")
+    folder = ARTIFACTS / re.sub(r"[^\w.-]+", "_", request.node.name)
+    shutil.rmtree(folder, ignore_errors=True)  # this run's screenshots only
 
     def open_window(username=None, language="nl", **options):
         window = StaffBrowser(browser, live_server, watch, folder, language=language, **options)
@@ -112,3 +115,22 @@ def pytest_runtest_call(item):
 def docs_screenshot_folder() -> Path:
     """Where the curated screenshots land; copy them into docs/ to update the README's pictures."""
     return ARTIFACTS / "docs"
+
+
+@pytest.fixture(scope="module")
+def demo(app):
+    """The demo data (`flask seed-demo`: 60 tenants in every stage) for a module of tests that only read.
+
+    Seeded once per module; the tests in such a module change nothing but the access log.
+    """
+    from conftest import _empty_case_tables
+    from demo_data import seed_demo
+    from models import db
+
+    with app.app_context():
+        _empty_case_tables()
+        seed_demo()
+        db.session.remove()
+    yield
+    with app.app_context():
+        db.session.remove()

@@ -120,7 +120,7 @@ class StaffBrowser:
         watch.attach(self.context)
         self.page = self.context.new_page()
         self.visited = []
-        self._shots = 0
+        self.username = None
 
     def close(self):
         self.context.close()
@@ -160,6 +160,7 @@ class StaffBrowser:
         return target
 
     def login(self, username, password=PASSWORD):
+        self.username = username
         self.goto("/login/")
         self.page.get_by_label(re.compile("Gebruikersnaam|User ?name", re.I)).fill(username)
         self.page.get_by_label(re.compile("Wachtwoord|Password", re.I)).fill(password)
@@ -241,14 +242,16 @@ class StaffBrowser:
     def fill(self, field_id, value):
         self.page.locator(f"#{field_id}").fill(value)
 
-    def choose(self, field_id, *texts):
-        """Choose in a select2 box (single, multiple or search-as-you-type) by typing and clicking."""
+    def choose(self, field_id, *texts, exact=True):
+        """Choose in a select2 box (single, multiple or search-as-you-type) by typing and clicking the
+        option reading `text` (with `exact=False`: the first option containing it)."""
         container = self.page.locator(f"#{field_id} + .select2-container")
         for text in texts:
             container.locator(".select2-selection").click()
             search = self.page.locator(".select2-container--open .select2-search__field").first
             search.fill(text)
-            option = self.page.locator(".select2-container--open .select2-results__option", has_text=text).first
+            wanted = re.compile(rf"^\s*{re.escape(text)}\s*$") if exact else text
+            option = self.page.locator(".select2-container--open .select2-results__option").filter(has_text=wanted).first
             option.wait_for()
             option.click()
         shown = self.field_shows(field_id)
@@ -260,9 +263,10 @@ class StaffBrowser:
     # ---- evidence --------------------------------------------------------------------------------
 
     def shot(self, name, full_page=True, to=None):
-        """A screenshot into the test's artifacts folder (or `to`, a file path)."""
-        self._shots += 1
-        path = Path(to) if to else self.folder / f"{self._shots:02d}-{name}.png"
+        """A screenshot into the test's artifacts folder, numbered in the order taken (or to the file `to`)."""
+        self.folder.mkdir(parents=True, exist_ok=True)
+        number = len(list(self.folder.glob("*.png"))) + 1
+        path = Path(to) if to else self.folder / f"{number:02d}-{self.username or 'anonymous'}-{name}.png"
         path.parent.mkdir(parents=True, exist_ok=True)
         self.page.screenshot(path=str(path), full_page=full_page)
         return path
