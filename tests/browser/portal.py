@@ -191,6 +191,7 @@ class StaffBrowser:
         text = self.visible_text()
         repr_found = PYTHON_REPR.search(text)
         assert repr_found is None, f"{url}: shows {repr_found.group(0)!r}: …{text[max(0, repr_found.start() - 60):repr_found.end() + 60]}…"
+        assert "CSRF" not in text, f"{url}: shows the form's CSRF token field"
         keys = [key for key in RAW_KEYS if re.search(rf"\b{key}\b", text)]
         assert not keys, f"{url}: shows stored keys {keys}"
         if self.language == "nl":

@@ -24,7 +24,8 @@ def _docs_shot(window, name, full_page=True):
     folder = docs_screenshot_folder()
     if name == "dashboard":
         shutil.rmtree(folder, ignore_errors=True)
-    window.page.set_viewport_size({"width": 1280, "height": 1000})
+    window.page.set_viewport_size({"width": 1280, "height": 600 if full_page else 1000})
+    window.page.evaluate("document.activeElement && document.activeElement.blur()")
     return window.shot(name, full_page=full_page, to=folder / f"{name}.png")
 
 
