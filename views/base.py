@@ -14,7 +14,9 @@ from operator import attrgetter, itemgetter
 import sqlalchemy as sa
 from datetime import date
 
-from flask import abort, current_app, flash, jsonify, request, send_file
+from urllib.parse import urlsplit
+
+from flask import abort, current_app, flash, jsonify, redirect, request, send_file, url_for
 from flask_appbuilder import ModelView, expose, has_access, permission_name
 from flask_appbuilder.models.filters import BaseFilter, Filters
 from flask_appbuilder.models.sqla.interface import SQLAInterface
@@ -40,6 +42,7 @@ from .fields import (
 )
 from .formatting import formatter_for, show_text
 from .history import ChangeDescriber
+from .layout import safe_next
 from .paging import ListPage, Pager, page_arguments
 from .widgets import DateInput, PortalFormWidget, PortalShowWidget
 
@@ -791,6 +794,17 @@ class PortalModelView(ModelView):
 
     def record_name(self):
         return self.datamodel.obj.__name__
+
+    def post_delete_redirect(self):
+        """Back to the page the delete was made from (a list, another record's page showing it in a
+        related list); from the deleted record's own pages, to the page before them, as FAB does."""
+        referrer = urlsplit(request.referrer or "")
+        pk = (request.view_args or {}).get("pk")
+        own_pages = {url_for(f"{self.endpoint}.{name}", pk=pk) for name in ("show", "edit")} if pk else set()
+        back = safe_next(referrer.path + (f"?{referrer.query}" if referrer.query else ""))
+        if back and referrer.netloc == request.host and referrer.path not in own_pages:
+            return redirect(back)
+        return super().post_delete_redirect()
 
     def _delete(self, pk):
         item = self.datamodel.get(pk, self._base_filters)

@@ -180,6 +180,22 @@ def test_the_coordinator_takes_a_referral_through_intake_financial_overview_and_
     gemeente.fill("current_balance", "2340,55")
     gemeente.save()
     assert "De schuld is toegevoegd." in gemeente.messages()
+    # A debt entered by mistake is deleted again, after a confirmation.
+    gemeente.click(_section(gemeente, "Schulden").get_by_role("link", name="Toevoegen", exact=True))
+    gemeente.fill("creditor", "Vitens (dubbel)")
+    gemeente.choose("category", "Water")
+    gemeente.choose("status", "Geïnventariseerd")
+    gemeente.fill("original_amount", "80")
+    gemeente.fill("current_balance", "80")
+    gemeente.save()
+    mistaken = _section(gemeente, "Schulden").get_by_role("row").filter(has_text="Vitens (dubbel)")
+    mistaken.get_by_role("link", name="Verwijderen").click()
+    dialog = gemeente.page.get_by_role("dialog")
+    dialog.get_by_text("Weet u zeker dat u dit record wilt verwijderen?").wait_for()
+    gemeente.click(dialog.get_by_role("link", name="Ja, doorgaan"))
+    assert "De schuld is verwijderd." in gemeente.messages()
+    assert gemeente.heading().startswith("Traject: LK-2026-0202"), gemeente.page.url
+    assert "Vitens (dubbel)" not in gemeente.visible_text()
     debt_rows = _section(gemeente, "Schulden").get_by_role("row")
     assert debt_rows.filter(has_text="Eneco").get_by_role("cell").all_inner_texts()[1:] == [
         "Eneco", "Energie", "Betalingsregeling", "€ 1.250,00", "€ 1.250,00", "€ 50,00"]
