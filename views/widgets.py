@@ -13,11 +13,18 @@ class PortalFormWidget(FormWidget):
     template = "portal/widgets/form.html"
     submit_label = None
     submit_icon = None
+    # A form that changes the logged-in user's own password names the account (for password managers).
+    own_account = False
 
     def __call__(self, **kwargs):
         kwargs.setdefault("submit_label", self.submit_label)
         kwargs.setdefault("submit_icon", self.submit_icon)
+        kwargs.setdefault("own_account", self.own_account)
         return super().__call__(**kwargs)
+
+
+class OwnPasswordFormWidget(PortalFormWidget):
+    own_account = True
 
 
 class PortalShowWidget(ShowWidget):

@@ -182,3 +182,15 @@ def test_dates_can_be_picked_and_typed_in_the_readers_order(staff, demo):
     coordinator.page.keyboard.type("".join({"day": "14", "month": "03", "year": "2027"}[part] for part in order))
     assert planned.input_value() == "2027-03-14"
     assert not coordinator.page.locator(".appbuilder_date, #datepicker").count()  # FAB's English picker is gone
+
+
+def test_a_caseworker_opens_their_own_account_and_the_password_form(staff, demo):
+    caseworker = staff("portaal")
+    nav = caseworker.page.get_by_role("navigation", name="Hoofdmenu")
+    nav.locator(".navbar-right .dropdown-toggle").click()
+    caseworker.click(nav.get_by_role("link", name="Uw account"))
+    assert caseworker.heading() == "Uw account"
+    assert "portaal" in caseworker.visible_text()
+    caseworker.click(caseworker.page.get_by_role("link", name="Mijn wachtwoord wijzigen"))
+    assert caseworker.heading() == "Mijn wachtwoord wijzigen"
+    assert caseworker.page.get_by_label("Wachtwoord", exact=False).first.get_attribute("type") == "password"
