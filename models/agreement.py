@@ -23,8 +23,9 @@ class Agreement(VersionedMixin, Model):
     drawn_up_on = sa.Column(sa.Date, nullable=False, index=True, info={"label": _l("Drawn up on")})
     valid_from = sa.Column(sa.Date, info={"label": _l("Valid from")})
     valid_until = sa.Column(sa.Date, info={"label": _l("Valid until")})
+    # Indexed: "awaiting signatures" is the list's everyday filter, and a few among a region's agreements.
     status = enum_column(
-        AgreementStatus, nullable=False, default=AgreementStatus.draft, info={"label": _l("Status")}
+        AgreementStatus, nullable=False, default=AgreementStatus.draft, index=True, info={"label": _l("Status")}
     )
     notes = sa.Column(sa.Text, info={"label": _l("Notes")})
 
