@@ -108,8 +108,9 @@ def evaluations_due_between(session, scope, start: date, end: date, interval_mon
 
 
 # The signing rule of Agreement.missing_signatures, in SQL (needs Agreement and Trajectory in the query):
-# the tenant, the referring organisation and every involved organisation sign. With the party
-# named, each test is one probe of the index ix_signature_agreement_party, never a signature row.
+# the tenant, the referring organisation and every involved organisation sign (counted per agreement
+# by migration 0007's triggers; named here for the workbook). With the party named, each test is one
+# probe of the index ix_signature_agreement_party, never a signature row.
 
 def _signed_by_tenant():
     return sa.exists().where(Signature.agreement_id == Agreement.id, Signature.party == SigningParty.tenant)
@@ -126,13 +127,6 @@ def _involved_signed():
     # Correlated by name: two levels down, SQLAlchemy would otherwise give the inner query an
     # `agreement` of its own, and a signature on any agreement would count for this one.
     return _signed_by(trajectory_organisation.c.organisation_id).correlate(Agreement, trajectory_organisation)
-
-
-def _fully_signed():
-    organisation_missing = sa.exists().where(
-        trajectory_organisation.c.trajectory_id == Agreement.trajectory_id, ~_involved_signed(),
-    ).correlate(Agreement)
-    return sa.and_(_signed_by_tenant(), _signed_by(Trajectory.referring_organisation_id), ~organisation_missing)
 
 
 def still_to_sign(separator: str):
@@ -160,13 +154,16 @@ def still_to_sign(separator: str):
 
 
 def agreements_awaiting_signatures(session, scope) -> int:
-    """Agreements of open trajectories that are not (yet) ended and lack a signature."""
+    """Agreements of open trajectories that are not (yet) ended and lack a signature.
+
+    Read from the count the database keeps on every agreement (Agreement.signatures_missing).
+    """
     return session.execute(
         sa.select(sa.func.count(Agreement.id))
         .join(Trajectory, Agreement.trajectory_id == Trajectory.id)
         .where(
-            _in_scope(scope), Agreement.status != AgreementStatus.ended,
-            Trajectory.status.in_(TrajectoryStatus.open_statuses()), ~_fully_signed(),
+            _in_scope(scope), Agreement.signatures_missing > 0, Agreement.status != AgreementStatus.ended,
+            Trajectory.status.in_(TrajectoryStatus.open_statuses()),
         )
     ).scalar_one()
 
