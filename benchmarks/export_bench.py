@@ -40,9 +40,9 @@ EXPORTS = {
                      "SELECT tr.id, t.client_number || ' – ' || t.first_name || ' ' || t.last_name, tr.status, o.name, "
                      "(SELECT group_concat(io.name, ', ') FROM trajectory_organisation x JOIN organisation io "
                      " ON io.id = x.organisation_id WHERE x.trajectory_id = tr.id), tr.referral_date, tr.start_date, "
-                     "(SELECT coalesce(sum(current_balance), 0) FROM debt WHERE debt.trajectory_id = tr.id), "
-                     "CASE WHEN tr.status = 'running' THEN date(coalesce((SELECT max(held_date) FROM evaluation e "
-                     "WHERE e.trajectory_id = tr.id), tr.start_date), '+3 months') END "
+                     "tr.total_current_debt, "
+                     "CASE WHEN tr.status = 'running' THEN date(coalesce(tr.last_evaluation_held_on, tr.start_date), "
+                     "'+3 months') END "
                      "FROM trajectory tr JOIN tenant t ON t.id = tr.tenant_id "
                      "JOIN organisation o ON o.id = tr.referring_organisation_id ORDER BY tr.referral_date DESC"),
 }

@@ -164,10 +164,11 @@ def seed_related(app, rng: random.Random, log=print) -> dict:
                 for table in ("agreement", "signature", "obligation", "intervention"):
                     conn.execute(sa.text(
                         f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), (SELECT coalesce(max(id), 1) FROM {table}))"))
-            # The state autovacuum keeps a live database in: statistics, and a visibility map that
-            # lets counts read an index alone.
+            # The state autovacuum keeps a live database in: statistics, a visibility map that lets
+            # counts read an index alone, and tables without the dead row versions of the load (the
+            # triggers rewrite each trajectory once per batch: 109 MB instead of 13 before FULL).
             with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-                conn.execute(sa.text("VACUUM ANALYZE"))
+                conn.execute(sa.text("VACUUM FULL ANALYZE"))
         else:
             with db.engine.begin() as conn:
                 conn.execute(sa.text("ANALYZE"))

@@ -30,9 +30,20 @@ FIRST_NAMES = ["Anna", "Jan", "Fatima", "Mohamed", "Sanne", "Kees", "Emma", "Noa
 
 
 def _insert(table, rows):
+    """Bulk inserts: COPY on PostgreSQL (its statement triggers then run once per batch of rows, not
+    once per row as an executemany would make them), executemany on SQLite (row triggers either way)."""
+    if not rows:
+        return
     connection = db.session.connection()
-    for start in range(0, len(rows), BATCH):
-        connection.execute(sa.insert(table), rows[start:start + BATCH])
+    if connection.dialect.name != "postgresql":
+        for start in range(0, len(rows), BATCH):
+            connection.execute(sa.insert(table), rows[start:start + BATCH])
+        return
+    columns = list(rows[0])
+    cursor = connection.connection.driver_connection.cursor()
+    with cursor.copy(f"COPY {table.name} ({', '.join(columns)}) FROM STDIN") as copy:
+        for row in rows:
+            copy.write_row([row.get(column) for column in columns])
 
 
 def create_schema(engine):

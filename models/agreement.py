@@ -23,10 +23,16 @@ class Agreement(VersionedMixin, Model):
     drawn_up_on = sa.Column(sa.Date, nullable=False, index=True, info={"label": _l("Drawn up on")})
     valid_from = sa.Column(sa.Date, info={"label": _l("Valid from")})
     valid_until = sa.Column(sa.Date, info={"label": _l("Valid until")})
+    # Indexed: "awaiting signatures" is the list's everyday filter, and a few among a region's agreements.
     status = enum_column(
-        AgreementStatus, nullable=False, default=AgreementStatus.draft, info={"label": _l("Status")}
+        AgreementStatus, nullable=False, default=AgreementStatus.draft, index=True, info={"label": _l("Status")}
     )
     notes = sa.Column(sa.Text, info={"label": _l("Notes")})
+    # len(missing_signatures), kept by the database (triggers of migration 0007) whenever a signature,
+    # the trajectory's organisations or this agreement's trajectory change: "awaiting signatures" is
+    # then read from an index instead of testing every agreement's signatures.
+    signatures_missing = sa.Column(sa.Integer, nullable=False, default=0, server_default="0", index=True,
+                                   info={"label": _l("Signatures missing"), "kept_by_database": True})
 
     trajectory = relationship("Trajectory", back_populates="agreements", info={"label": _l("Trajectory")})
     obligations = relationship(

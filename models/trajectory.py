@@ -130,16 +130,20 @@ class Trajectory(VersionedMixin, Model):
             involved.insert(0, self.referring_organisation)
         return involved
 
+    REASON_COLUMNS = ("reason_rent_arrears", "reason_nuisance", "reason_damage", "reason_care_avoidance")
+
     @property
     def referral_reasons(self) -> str:
         """The reasons for referral as one readable line."""
-        reasons = [
-            str(self.__mapper__.columns[name].info["label"])
-            for name in ("reason_rent_arrears", "reason_nuisance", "reason_damage", "reason_care_avoidance")
-            if getattr(self, name)
-        ]
-        if self.reason_other:
-            reasons.append(self.reason_other)
+        return self.describe_reasons(*(getattr(self, name) for name in self.REASON_COLUMNS), self.reason_other)
+
+    @classmethod
+    def describe_reasons(cls, *flags_then_other) -> str:
+        """The reasons line from the values of REASON_COLUMNS and `reason_other`, in that order."""
+        *flags, other = flags_then_other
+        reasons = [str(cls.__mapper__.columns[name].info["label"]) for name, flag in zip(cls.REASON_COLUMNS, flags) if flag]
+        if other:
+            reasons.append(other)
         return ", ".join(reasons)
 
     @hybrid_property

@@ -13,7 +13,7 @@ from dateutil.relativedelta import relativedelta
 from sqlalchemy.orm import contains_eager, joinedload
 
 from models import (
-    Agreement, AgreementStatus, Debt, Evaluation, Intervention, Signature, SigningParty, Trajectory,
+    Agreement, AgreementStatus, Debt, Evaluation, Intervention, Organisation, Signature, SigningParty, Trajectory,
     TrajectoryStatus, trajectory_organisation,
 )
 from models.scope import visible_clause
@@ -107,37 +107,63 @@ def evaluations_due_between(session, scope, start: date, end: date, interval_mon
     ).scalar_one()
 
 
-def _fully_signed():
-    """An agreement signed by the tenant, the referring organisation and every involved one (needs Trajectory joined)."""
-    tenant_signed = sa.exists().where(
-        Signature.agreement_id == Agreement.id, Signature.party == SigningParty.tenant
+# The signing rule of Agreement.missing_signatures, in SQL (needs Agreement and Trajectory in the query):
+# the tenant, the referring organisation and every involved organisation sign (counted per agreement
+# by migration 0007's triggers; named here for the workbook). With the party named, each test is one
+# probe of the index ix_signature_agreement_party, never a signature row.
+
+def _signed_by_tenant():
+    return sa.exists().where(Signature.agreement_id == Agreement.id, Signature.party == SigningParty.tenant)
+
+
+def _signed_by(organisation_id):
+    return sa.exists().where(
+        Signature.agreement_id == Agreement.id, Signature.party == SigningParty.organisation,
+        Signature.organisation_id == organisation_id,
     )
+
+
+def _involved_signed():
     # Correlated by name: two levels down, SQLAlchemy would otherwise give the inner query an
     # `agreement` of its own, and a signature on any agreement would count for this one.
-    organisation_missing = sa.exists().where(
-        trajectory_organisation.c.trajectory_id == Agreement.trajectory_id,
-        ~sa.exists().where(
-            Signature.agreement_id == Agreement.id, Signature.party == SigningParty.organisation,
-            Signature.organisation_id == trajectory_organisation.c.organisation_id,
-        ).correlate(Agreement, trajectory_organisation),
-    ).correlate(Agreement)
-    # With the party named (as Agreement.missing_signatures counts them), each test is one probe of
-    # the index ix_signature_agreement_party, never a read of the signature rows.
-    referrer_signed = sa.exists().where(
-        Signature.agreement_id == Agreement.id, Signature.party == SigningParty.organisation,
-        Signature.organisation_id == Trajectory.referring_organisation_id,
+    return _signed_by(trajectory_organisation.c.organisation_id).correlate(Agreement, trajectory_organisation)
+
+
+def still_to_sign(separator: str):
+    """Three SQL values that together name who has not signed, in Agreement.missing_signatures' order:
+    whether the tenant has not, the referring organisation's name if it is no involved one and has
+    not, and the involved organisations that have not, joined by `separator`."""
+    referrer_involved = sa.exists().where(
+        trajectory_organisation.c.trajectory_id == Trajectory.id,
+        trajectory_organisation.c.organisation_id == Trajectory.referring_organisation_id,
     )
-    return sa.and_(tenant_signed, referrer_signed, ~organisation_missing)
+    referrer = sa.select(Organisation.name).where(Organisation.id == Trajectory.referring_organisation_id)
+    involved = (
+        sa.select(sa.func.aggregate_strings(Organisation.name, separator))
+        .select_from(trajectory_organisation)
+        .join(Organisation, Organisation.id == trajectory_organisation.c.organisation_id)
+        .where(trajectory_organisation.c.trajectory_id == Agreement.trajectory_id, ~_involved_signed())
+        .correlate(Agreement)
+    )
+    return (
+        ~_signed_by_tenant(),
+        sa.case((sa.and_(~referrer_involved, ~_signed_by(Trajectory.referring_organisation_id)),
+                 referrer.scalar_subquery()), else_=None),
+        involved.scalar_subquery(),
+    )
 
 
 def agreements_awaiting_signatures(session, scope) -> int:
-    """Agreements of open trajectories that are not (yet) ended and lack a signature."""
+    """Agreements of open trajectories that are not (yet) ended and lack a signature.
+
+    Read from the count the database keeps on every agreement (Agreement.signatures_missing).
+    """
     return session.execute(
         sa.select(sa.func.count(Agreement.id))
         .join(Trajectory, Agreement.trajectory_id == Trajectory.id)
         .where(
-            _in_scope(scope), Agreement.status != AgreementStatus.ended,
-            Trajectory.status.in_(TrajectoryStatus.open_statuses()), ~_fully_signed(),
+            _in_scope(scope), Agreement.signatures_missing > 0, Agreement.status != AgreementStatus.ended,
+            Trajectory.status.in_(TrajectoryStatus.open_statuses()),
         )
     ).scalar_one()
 

@@ -1,11 +1,16 @@
 """The workbook one organisation takes to the partner meeting: summary and case lists for a quarter."""
 from datetime import date, timedelta
+from operator import itemgetter
+
+import sqlalchemy as sa
 
 from dateutil.relativedelta import relativedelta
 from flask_babel import lazy_gettext as _l
-from sqlalchemy.orm import joinedload, selectinload
 
-from models import Agreement, Debt, Evaluation, Organisation, OrganisationKind, Trajectory
+from models import (
+    Agreement, Debt, Evaluation, Organisation, OrganisationKind, SigningParty, Tenant, Trajectory,
+    trajectory_organisation,
+)
 from models.scope import ALL_CASES, visible_clause
 
 from . import kpi
@@ -36,10 +41,10 @@ class PartnerWorkbook:
     def build(self):
         book = XlsxWorkbook()
         book.add_key_values(_l("Summary"), self.summary_rows())
-        book.add_sheet(_l("Trajectories"), self.trajectory_columns(), self._trajectories())
-        book.add_sheet(_l("Evaluations"), self.evaluation_columns(), self._children(Evaluation, Evaluation.planned_date))
-        book.add_sheet(_l("Debts"), self.debt_columns(), self._children(Debt, Debt.category))
-        book.add_sheet(_l("Agreements"), self.agreement_columns(), self._children(Agreement, Agreement.drawn_up_on))
+        book.add_sheet(_l("Trajectories"), *self.trajectory_sheet())
+        book.add_sheet(_l("Evaluations"), *self.evaluation_sheet())
+        book.add_sheet(_l("Debts"), *self.debt_sheet())
+        book.add_sheet(_l("Agreements"), *self.agreement_sheet())
         return book.save()
 
     def description(self) -> str:
@@ -90,97 +95,138 @@ class PartnerWorkbook:
         return rows
 
     # ---- the case lists ----------------------------------------------------------------
+    # Read as values straight from SQL: a corporation's 300,000 debts without an object per row.
 
-    def _trajectories(self):
+    def trajectory_sheet(self):
+        organisation = sa.orm.aliased(Organisation)
+        involved = (
+            sa.select(sa.func.aggregate_strings(Organisation.name, NAME_SEPARATOR))
+            .join(trajectory_organisation, trajectory_organisation.c.organisation_id == Organisation.id)
+            .where(trajectory_organisation.c.trajectory_id == Trajectory.id)
+            .scalar_subquery()
+        )
+        sheet = SqlSheet(self.yes_no)
+        self._tenant_columns(sheet)
+        sheet.add(_l("Status"), Trajectory.status)
+        sheet.add(_l("Referral date"), Trajectory.referral_date)
+        sheet.add(_l("Referral reasons"), *(getattr(Trajectory, name) for name in Trajectory.REASON_COLUMNS),
+                  Trajectory.reason_other, show=Trajectory.describe_reasons)
+        sheet.add(_l("Referring organisation"), organisation.name)
+        sheet.add(_l("Involved organisations"), involved, show=_names)
+        sheet.add(_l("Eviction judgment"), Trajectory.eviction_judgment)
+        sheet.add(_l("Start date"), Trajectory.start_date)
+        sheet.add(_l("Planned end date"), Trajectory.planned_end_date)
+        sheet.add(_l("Actual end date"), Trajectory.actual_end_date)
+        sheet.add(_l("Outcome"), Trajectory.outcome)
+        sheet.add(_l("Next evaluation"), Trajectory.next_evaluation_date)
+        sheet.add(_l("Total current debt"), Trajectory.total_current_debt)
         query = (
-            self.session.query(Trajectory)
-            .options(joinedload(Trajectory.tenant), joinedload(Trajectory.referring_organisation),
-                     selectinload(Trajectory.involved_organisations))
-            .filter(visible_clause(Trajectory, self.scope))
+            sheet.select().select_from(Trajectory)
+            .join(Tenant, Tenant.id == Trajectory.tenant_id)
+            .join(organisation, organisation.id == Trajectory.referring_organisation_id)
+            .where(visible_clause(Trajectory, self.scope))
             .order_by(Trajectory.referral_date, Trajectory.id)
         )
-        return query.yield_per(1000)
+        return sheet.columns, self._stream(query)
 
-    def _children(self, model, order):
-        query = (
-            self.session.query(model)
-            .options(joinedload(model.trajectory).joinedload(Trajectory.tenant))
+    def evaluation_sheet(self):
+        sheet = SqlSheet(self.yes_no)
+        self._tenant_columns(sheet, client_number_only=True)
+        sheet.add(_l("Planned date"), Evaluation.planned_date)
+        sheet.add(_l("Held on"), Evaluation.held_date)
+        sheet.add(_l("Assessment"), Evaluation.assessment)
+        sheet.add(_l("Rent paid"), Evaluation.rent_paid)
+        sheet.add(_l("New debts"), Evaluation.new_debts)
+        sheet.add(_l("Nuisance reports"), Evaluation.nuisance_reports)
+        sheet.add(_l("Obligations kept"), Evaluation.obligations_kept)
+        return sheet.columns, self._stream(self._of_cases(sheet, Evaluation, Evaluation.planned_date))
+
+    def debt_sheet(self):
+        sheet = SqlSheet(self.yes_no)
+        self._tenant_columns(sheet, client_number_only=True)
+        sheet.add(_l("Creditor"), Debt.creditor)
+        sheet.add(_l("Category"), Debt.category)
+        sheet.add(_l("Status"), Debt.status)
+        sheet.add(_l("Original amount"), Debt.original_amount)
+        sheet.add(_l("Current balance"), Debt.current_balance)
+        sheet.add(_l("Monthly payment"), Debt.monthly_payment)
+        sheet.add(_l("Expected future cost"), Debt.is_expected_cost)
+        return sheet.columns, self._stream(self._of_cases(sheet, Debt, Debt.category))
+
+    def _of_cases(self, sheet, model, order):
+        """The sheet's values of `model`'s rows in the scope's trajectories, grouped by trajectory."""
+        return (
+            sheet.select().select_from(model)
             .join(Trajectory, model.trajectory_id == Trajectory.id)
-            .filter(visible_clause(Trajectory, self.scope))
+            .join(Tenant, Tenant.id == Trajectory.tenant_id)
+            .where(visible_clause(Trajectory, self.scope))
             .order_by(Trajectory.id, order, model.id)
         )
-        if model is Agreement:
-            query = query.options(
-                selectinload(Agreement.signatures),
-                joinedload(Agreement.trajectory).selectinload(Trajectory.involved_organisations),
-            )
-        return query.yield_per(1000)
 
-    def _tenant_columns(self, tenant_of):
-        columns = [Column(_l("Client number"), lambda r: tenant_of(r).client_number)]
-        if self.pseudonymise:
-            return columns
-        columns.append(Column(_l("Name"), lambda r: tenant_of(r).full_name))
+    def _stream(self, query):
+        return self.session.execute(query.execution_options(yield_per=2000))
+
+    def agreement_sheet(self):
+        sheet = SqlSheet(self.yes_no)
+        self._tenant_columns(sheet, client_number_only=True)
+        sheet.add(_l("Version"), Agreement.agreement_version)
+        sheet.add(_l("Drawn up on"), Agreement.drawn_up_on)
+        sheet.add(_l("Status"), Agreement.status)
+        sheet.add(_l("Valid from"), Agreement.valid_from)
+        sheet.add(_l("Valid until"), Agreement.valid_until)
+        sheet.add(_l("Still to sign"), *kpi.still_to_sign(NAME_SEPARATOR), show=_still_to_sign)
+        return sheet.columns, self._stream(self._of_cases(sheet, Agreement, Agreement.drawn_up_on))
+
+    def _tenant_columns(self, sheet, client_number_only=False):
+        sheet.add(_l("Client number"), Tenant.client_number)
+        if self.pseudonymise or client_number_only:
+            return
+        sheet.add(_l("Name"), Tenant.first_name, Tenant.last_name, show=_joined)
         if self.include_bsn:
-            columns.append(Column(_l("BSN"), lambda r: tenant_of(r).bsn))
-        columns += [
-            Column(_l("Address"), lambda r: " ".join(filter(None, [tenant_of(r).street, tenant_of(r).house_number]))),
-            Column(_l("Postcode"), lambda r: tenant_of(r).postcode),
-            Column(_l("City"), lambda r: tenant_of(r).city),
-        ]
-        return columns
+            sheet.add(_l("BSN"), Tenant.bsn)
+        sheet.add(_l("Address"), Tenant.street, Tenant.house_number, show=_joined)
+        sheet.add(_l("Postcode"), Tenant.postcode)
+        sheet.add(_l("City"), Tenant.city)
 
-    def trajectory_columns(self):
-        return [
-            *self._tenant_columns(lambda t: t.tenant),
-            Column(_l("Status"), lambda t: t.status),
-            Column(_l("Referral date"), lambda t: t.referral_date),
-            Column(_l("Referral reasons"), lambda t: t.referral_reasons),
-            Column(_l("Referring organisation"), lambda t: t.referring_organisation),
-            Column(_l("Involved organisations"), lambda t: t.involved_organisations),
-            Column(_l("Eviction judgment"), lambda t: t.eviction_judgment),
-            Column(_l("Start date"), lambda t: t.start_date),
-            Column(_l("Planned end date"), lambda t: t.planned_end_date),
-            Column(_l("Actual end date"), lambda t: t.actual_end_date),
-            Column(_l("Outcome"), lambda t: t.outcome),
-            Column(_l("Next evaluation"), lambda t: t.next_evaluation_date),
-            Column(_l("Total current debt"), lambda t: t.total_current_debt),
-        ]
 
-    def evaluation_columns(self):
-        return [
-            *self._tenant_columns(lambda e: e.trajectory.tenant)[:1],
-            Column(_l("Planned date"), lambda e: e.planned_date),
-            Column(_l("Held on"), lambda e: e.held_date),
-            Column(_l("Assessment"), lambda e: e.assessment),
-            Column(_l("Rent paid"), lambda e: e.rent_paid, self.yes_no),
-            Column(_l("New debts"), lambda e: e.new_debts, self.yes_no),
-            Column(_l("Nuisance reports"), lambda e: e.nuisance_reports),
-            Column(_l("Obligations kept"), lambda e: e.obligations_kept, self.yes_no),
-        ]
+# Between the names aggregate_strings joins: a character no organisation's name holds.
+NAME_SEPARATOR = "\x1f"
 
-    def debt_columns(self):
-        return [
-            *self._tenant_columns(lambda d: d.trajectory.tenant)[:1],
-            Column(_l("Creditor"), lambda d: d.creditor),
-            Column(_l("Category"), lambda d: d.category),
-            Column(_l("Status"), lambda d: d.status),
-            Column(_l("Original amount"), lambda d: d.original_amount),
-            Column(_l("Current balance"), lambda d: d.current_balance),
-            Column(_l("Monthly payment"), lambda d: d.monthly_payment),
-            Column(_l("Expected future cost"), lambda d: d.is_expected_cost, self.yes_no),
-        ]
 
-    def agreement_columns(self):
-        return [
-            *self._tenant_columns(lambda a: a.trajectory.tenant)[:1],
-            Column(_l("Version"), lambda a: a.agreement_version),
-            Column(_l("Drawn up on"), lambda a: a.drawn_up_on),
-            Column(_l("Status"), lambda a: a.status),
-            Column(_l("Valid from"), lambda a: a.valid_from),
-            Column(_l("Valid until"), lambda a: a.valid_until),
-            Column(_l("Still to sign"), lambda a: a.missing_signatures),
-        ]
+def _names(joined):
+    """Organisation names from aggregate_strings, in alphabetical order as on the trajectory's page."""
+    return ", ".join(sorted(joined.split(NAME_SEPARATOR))) if joined else None
+
+
+def _still_to_sign(tenant_missing, referrer, involved):
+    """The parties of kpi.still_to_sign as Agreement.missing_signatures lists them."""
+    names = [str(SigningParty.tenant.label)] if tenant_missing else []
+    names += [referrer] if referrer else []
+    names += sorted(involved.split(NAME_SEPARATOR)) if involved else []
+    return names or None
+
+
+def _joined(*parts):
+    return " ".join(part for part in parts if part) or None
+
+
+class SqlSheet:
+    """A sheet's columns as SQL expressions, read back by position from each row of values."""
+
+    def __init__(self, yes_no):
+        self.yes_no = yes_no
+        self.expressions = []
+        self.columns = []
+
+    def add(self, header, *expressions, show=None):
+        """A column of one expression, or of several that `show` turns into the one value shown."""
+        start, end = len(self.expressions), len(self.expressions) + len(expressions)
+        self.expressions.extend(expressions)
+        read = itemgetter(start) if show is None else (lambda row: show(*row[start:end]))
+        self.columns.append(Column(header, read, self.yes_no))
+
+    def select(self):
+        return sa.select(*self.expressions)
 
 
 def organisations_for(session, scope):

@@ -62,11 +62,13 @@ def agreement(trajectory_record, **fields):
     return record
 
 
-def recounted_figures(trajectory_record) -> dict:
-    """What the database-kept figures of a trajectory must be, recounted from its debts and evaluations."""
-    held = [e.held_date for e in trajectory_record.evaluations if e.held_date]
+def recounted_figures(record) -> dict:
+    """What the database-kept figures of a trajectory or agreement must be, recounted in Python."""
+    if isinstance(record, Agreement):
+        return {"signatures_missing": len(record.missing_signatures)}
+    held = [e.held_date for e in record.evaluations if e.held_date]
     return {
-        "total_current_debt": sum((d.current_balance for d in trajectory_record.debts), Decimal("0")),
-        "total_original_debt": sum((d.original_amount for d in trajectory_record.debts), Decimal("0")),
+        "total_current_debt": sum((d.current_balance for d in record.debts), Decimal("0")),
+        "total_original_debt": sum((d.original_amount for d in record.debts), Decimal("0")),
         "last_evaluation_held_on": max(held, default=None),
     }

@@ -13,7 +13,7 @@ from openpyxl import load_workbook
 import builders
 from conftest import PortalClient, _empty_case_tables
 from models import (
-    AgreementStatus, Intervention, Organisation, Signature, SigningParty, Trajectory, TrajectoryStatus, db,
+    Agreement, AgreementStatus, Intervention, Organisation, Signature, SigningParty, Trajectory, TrajectoryStatus, db,
 )
 from models.scope import ALL_CASES
 from reports import kpi
@@ -424,4 +424,34 @@ def test_due_and_overdue_counts_agree_with_each_next_evaluation_date_around_the_
             end = today + timedelta(days=days)
             assert kpi.evaluations_due_between(db.session, ALL_CASES, today, end, 3) == \
                 sum(today <= d <= end for d in next_dates), (today, days)
+        db.session.remove()
+
+
+def test_the_workbooks_case_sheets_agree_with_the_records_on_the_demo_data(demo):
+    """Read as SQL values, every sheet shows what the records say: the parties still to sign as
+    Agreement.missing_signatures names them, each trajectory's organisations and figures."""
+    app = demo
+    with app.app_context(), app.test_request_context(), force_locale("en"):
+        organisation = db.session.execute(sa.select(Organisation).filter_by(name="Het Vierde Huis")).scalar_one()
+        book = load_workbook(PartnerWorkbook(db.session, organisation, kpi.quarter_of(date.today())).build())
+        agreements = list(book["Agreements"].iter_rows(min_row=2, values_only=True))
+        expected = {
+            (a.trajectory.tenant.client_number, a.agreement_version, a.drawn_up_on): ", ".join(a.missing_signatures) or None
+            for a in db.session.scalars(sa.select(Agreement))
+        }
+        shown = {(row[0], row[1], row[2].date()): row[-1] for row in agreements}
+        assert shown == expected
+        assert any(shown.values()) and not all(shown.values())  # the demo has both kinds
+
+        header, *rows = list(book["Trajectories"].iter_rows(values_only=True))
+        by_number = {}
+        for row in rows:
+            by_number.setdefault(row[0], []).append(dict(zip(header, row)))
+        for trajectory in db.session.scalars(sa.select(Trajectory)):
+            row = next(r for r in by_number[trajectory.tenant.client_number]
+                       if r["Referral date"].date() == trajectory.referral_date)
+            assert row["Involved organisations"] == ", ".join(o.name for o in trajectory.involved_organisations)
+            assert row["Referral reasons"] == (trajectory.referral_reasons or None)
+            assert Decimal(str(row["Total current debt"])) == trajectory.total_current_debt
+            assert (row["Next evaluation"].date() if row["Next evaluation"] else None) == trajectory.next_evaluation_date
         db.session.remove()

@@ -14,7 +14,9 @@ import sqlalchemy as sa
 
 import builders
 from conftest import form_values
-from models import Debt, DebtCategory, DebtStatus, Evaluation, Trajectory, db
+from models import (
+    Agreement, Debt, DebtCategory, DebtStatus, Evaluation, Signature, SigningParty, Trajectory, TrajectoryStatus, db,
+)
 
 STORED = ("total_current_debt", "total_original_debt", "last_evaluation_held_on")
 
@@ -170,3 +172,117 @@ def test_two_transactions_adding_debts_to_one_trajectory_at_once_both_count(app,
     assert not failures, failures
     stored, recounted = stored_and_recounted(app, first)
     assert stored == recounted and stored["total_current_debt"] == Decimal("100.00")
+
+
+# ---- an agreement's number of signatures missing (migration 0007) -------------------------------
+
+def missing_stored_and_recounted(app, agreement_id):
+    with app.app_context():
+        agreement = db.session.get(Agreement, agreement_id)
+        found = agreement.signatures_missing, builders.recounted_figures(agreement)["signatures_missing"]
+        db.session.remove()
+    return found
+
+
+@pytest.fixture
+def agreement_case(app, world):
+    """A trajectory of Portaal with Het Vierde Huis and Gemeente Utrecht involved, and its agreement."""
+    with app.app_context():
+        trajectory = builders.trajectory(builders.tenant("LK-A-0001"), status=TrajectoryStatus.agreement)
+        agreement = builders.agreement(trajectory)
+        db.session.commit()
+        return {"trajectory": trajectory.id, "agreement": agreement.id}
+
+
+def test_signing_through_the_forms_counts_down_to_nothing_missing(app, login, agreement_case):
+    agreement_id = agreement_case["agreement"]
+    assert missing_stored_and_recounted(app, agreement_id) == (4, 4)  # tenant, Portaal, Gemeente, Vierde Huis
+    client = login("coordinator")
+    with app.app_context():
+        organisations = {name: builders.organisation(name).id for name in ("Portaal", "Gemeente Utrecht", "Het Vierde Huis")}
+    signers = [("tenant", "", "Anna de Vries")] + [("organisation", str(i), name) for name, i in organisations.items()]
+    for left, (party, organisation, name) in zip((3, 2, 1, 0), signers):
+        response = client.post_form(f"/signatureview/add?_flt_0_agreement={agreement_id}", {
+            "party": party, "organisation": organisation, "signed_by": name, "signed_on": date.today().isoformat(),
+        })
+        assert response.status_code == 302, response.get_data(as_text=True)[:3000]
+        assert missing_stored_and_recounted(app, agreement_id) == (left, left)
+    with app.app_context():
+        signature_id = db.session.scalars(sa.select(Signature.id).where(Signature.agreement_id == agreement_id)).first()
+    response = client.post_form(f"/signatureview/delete/{signature_id}", {}, form_url=f"/signatureview/show/{signature_id}")
+    assert response.status_code == 302
+    assert missing_stored_and_recounted(app, agreement_id) == (1, 1)
+
+
+def test_an_organisation_joining_leaving_or_referring_changes_what_is_missing(app, agreement_case):
+    agreement_id, trajectory_id = agreement_case["agreement"], agreement_case["trajectory"]
+    with app.app_context():
+        trajectory = db.session.get(Trajectory, trajectory_id)
+        trajectory.involved_organisations.append(builders.organisation("Buurtteam Overvecht"))
+        db.session.commit()
+    assert missing_stored_and_recounted(app, agreement_id) == (5, 5)
+    with app.app_context():
+        trajectory = db.session.get(Trajectory, trajectory_id)
+        trajectory.involved_organisations = [o for o in trajectory.involved_organisations if o.name != "Gemeente Utrecht"]
+        db.session.commit()
+    assert missing_stored_and_recounted(app, agreement_id) == (4, 4)
+    with app.app_context():
+        # Referred by an organisation that is involved already: one party fewer.
+        db.session.get(Trajectory, trajectory_id).referring_organisation = builders.organisation("Het Vierde Huis")
+        db.session.commit()
+    assert missing_stored_and_recounted(app, agreement_id) == (3, 3)
+
+
+def test_a_signature_written_in_plain_sql_counts_too(app, agreement_case):
+    agreement_id = agreement_case["agreement"]
+    with app.app_context():
+        with db.engine.begin() as connection:
+            connection.execute(sa.insert(Signature.__table__).values(
+                agreement_id=agreement_id, party="tenant", signed_by="Anna", signed_on=date.today(), version=1))
+        agreement = db.session.get(Agreement, agreement_id)
+        assert agreement.signatures_missing == 3
+        db.session.add(Signature(agreement=agreement, party=SigningParty.organisation,
+                                 organisation=builders.organisation("Portaal"), signed_by="P", signed_on=date.today()))
+        db.session.flush()
+        assert agreement.signatures_missing == 2  # the session's copy follows the flush
+        db.session.rollback()
+        db.session.remove()
+
+
+def test_two_parties_signing_at_the_same_moment_leave_nothing_missing(app, agreement_case):
+    """PostgreSQL: the second signature's recount waits for the first and counts it."""
+    with app.app_context():
+        engine = db.engine
+        if engine.dialect.name != "postgresql":
+            pytest.skip("SQLite runs one writer at a time; the race exists on PostgreSQL only")
+        organisations = [builders.organisation(name).id for name in ("Portaal", "Gemeente Utrecht", "Het Vierde Huis")]
+        db.session.remove()
+    agreement_id = agreement_case["agreement"]
+    row = {"agreement_id": agreement_id, "signed_by": "Tegelijk", "signed_on": date.today(), "version": 1}
+    with engine.begin() as connection:
+        connection.execute(sa.insert(Signature.__table__), [
+            {**row, "party": "tenant", "organisation_id": None},
+            {**row, "party": "organisation", "organisation_id": organisations[0]},
+        ])
+    first_inserted, second_started, failures = threading.Event(), threading.Event(), []
+
+    def second_transaction():
+        try:
+            with engine.begin() as connection:
+                first_inserted.wait(10)
+                second_started.set()
+                connection.execute(sa.insert(Signature.__table__),
+                                   {**row, "party": "organisation", "organisation_id": organisations[2]})
+        except Exception as error:
+            failures.append(error)
+
+    other = threading.Thread(target=second_transaction)
+    other.start()
+    with engine.begin() as connection:
+        connection.execute(sa.insert(Signature.__table__), {**row, "party": "organisation", "organisation_id": organisations[1]})
+        first_inserted.set()
+        second_started.wait(10)
+        connection.execute(sa.text("SELECT pg_sleep(0.3)"))
+    other.join(20)
+    assert not failures, failures
+    assert missing_stored_and_recounted(app, agreement_id) == (0, 0)

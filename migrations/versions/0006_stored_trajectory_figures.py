@@ -1,4 +1,4 @@
-"""Stored trajectory figures kept by triggers; indexes for the evaluations due and the debt order
+"""Stored trajectory figures kept by triggers; indexes for the evaluations due, the debt order and the agreement status
 
 Revision ID: 0006
 Revises: 0005
@@ -7,9 +7,9 @@ Create Date: 2026-12-01 15:00:00
 A trajectory's total current and original debt and the date of its last held evaluation become
 columns, filled from the existing rows and from then on recounted by triggers on `debt` and
 `evaluation` in the same transaction as every write. SQLite gets row triggers; PostgreSQL gets
-statement triggers (one recount per statement, however many rows it writes) that first lock the
-trajectories they recount, so two transactions writing debts of one trajectory at the same time
-cannot overwrite each other's total with a count that missed the other's rows.
+statement triggers (one recount per statement, however many rows it writes, as one grouped join)
+that first lock the trajectories they recount, so two transactions writing debts of one trajectory
+at the same time cannot overwrite each other's total with a count that missed the other's rows.
 """
 from alembic import op
 import sqlalchemy as sa
@@ -75,7 +75,11 @@ BEGIN
     -- Lock first, in one order: the recount below is a new statement, so it also sees the rows
     -- that a concurrent transaction committed while this one waited for the lock.
     PERFORM 1 FROM trajectory WHERE id = ANY(affected) ORDER BY id FOR UPDATE;
-    UPDATE trajectory SET {_recount(table, 'trajectory.id')} WHERE id = ANY(affected);
+    UPDATE trajectory SET {", ".join(f"{column} = recount.{column}" for column in FIGURES[table])}
+    FROM (SELECT affected.id, {", ".join(f"{expression} AS {column}" for column, expression in FIGURES[table].items())}
+          FROM unnest(affected) AS affected(id) LEFT JOIN {table} ON {table}.trajectory_id = affected.id
+          GROUP BY affected.id) AS recount
+    WHERE trajectory.id = recount.id;
     RETURN NULL;
 END
 $$"""
@@ -96,6 +100,7 @@ def upgrade():
         batch_op.add_column(sa.Column('total_original_debt', sa.Numeric(precision=12, scale=2), server_default='0', nullable=False))
         batch_op.add_column(sa.Column('last_evaluation_held_on', sa.Date(), nullable=True))
     op.create_index('ix_trajectory_total_current_debt', 'trajectory', ['total_current_debt'], unique=False)
+    op.create_index('ix_agreement_status', 'agreement', ['status'], unique=False)
     op.create_index('ix_trajectory_status_evaluation_base', 'trajectory',
                     ['status', sa.text('coalesce(last_evaluation_held_on, start_date)'), 'referring_organisation_id'],
                     unique=False)
@@ -115,6 +120,7 @@ def downgrade():
             op.execute(f"DROP TRIGGER IF EXISTS {table}_figures_{event}" + (f" ON {table}" if dialect == "postgresql" else ""))
         if dialect == "postgresql":
             op.execute(f"DROP FUNCTION IF EXISTS recount_trajectory_{table}_figures()")
+    op.drop_index('ix_agreement_status', table_name='agreement')
     op.drop_index('ix_trajectory_status_evaluation_base', table_name='trajectory')
     op.drop_index('ix_trajectory_total_current_debt', table_name='trajectory')
     with op.batch_alter_table('trajectory', schema=None) as batch_op:
