@@ -10,11 +10,10 @@ import re
 from contextlib import contextmanager, nullcontext
 from functools import partial
 from operator import attrgetter, itemgetter
+from urllib.parse import urlsplit
 
 import sqlalchemy as sa
 from datetime import date
-
-from urllib.parse import urlsplit
 
 from flask import abort, current_app, flash, jsonify, redirect, request, send_file, url_for
 from flask_appbuilder import ModelView, expose, has_access, permission_name

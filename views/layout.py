@@ -50,8 +50,9 @@ def safe_next(target) -> str | None:
 
 
 def language_links() -> list:
-    """(code, name, url) of every other language; the link comes back to this very page."""
-    here = request.full_path.rstrip("?") if request.method == "GET" else None
+    """(code, name, url) of every other language; the link comes back to this very page (after a
+    refused form: to the form itself, opened afresh)."""
+    here = request.full_path.rstrip("?")
     languages = current_app.config.get("LANGUAGES", {})
     return [
         (code, spec.get("name", code), url_for("LanguageView.switch", code=code, next=here))
