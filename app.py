@@ -14,6 +14,7 @@ from models import db
 from views import register_views
 from views.dashboard import DashboardView
 from views.hardening import init_hardening
+from views.layout import init_layout
 from views.base import reject_malformed_list_arguments
 from views.security import PortalSecurityManager
 
@@ -63,6 +64,7 @@ def create_app(config=None) -> Flask:
         )
         appbuilder.init_app(app, db.session)
         app.extensions["portal_views"] = register_views(appbuilder)
+        init_layout(app, appbuilder)
     app.before_request(reject_malformed_list_arguments)
     init_hardening(app)
     for error in (OperationalError, InterfaceError, PoolTimeout):

@@ -28,9 +28,18 @@ class LabelledEnum(str, enum.Enum):
     def labels(cls) -> dict:
         raise NotImplementedError
 
+    @classmethod
+    def badges(cls) -> dict:
+        """A status's colour where a glance at it helps (Bootstrap's label colours); none by default."""
+        return {}
+
     @property
     def label(self):
         return self.labels()[self]
+
+    @property
+    def badge(self):
+        return self.badges().get(self)
 
     def __str__(self) -> str:
         return str(self.label)

@@ -69,6 +69,14 @@ class TrajectoryStatus(LabelledEnum):
     def open_statuses(cls):
         return [s for s in cls if s not in (cls.completed, cls.ended_early)]
 
+    @classmethod
+    def badges(cls):
+        preparing = "info"
+        return {
+            cls.referred: preparing, cls.intake: preparing, cls.financial_overview: preparing,
+            cls.agreement: preparing, cls.running: "primary", cls.completed: "success", cls.ended_early: "danger",
+        }
+
 
 class EvictionJudgment(LabelledEnum):
     none = "none"
@@ -119,6 +127,10 @@ class AgreementStatus(LabelledEnum):
             cls.ended: _l("Ended"),
         }
 
+    @classmethod
+    def badges(cls):
+        return {cls.draft: "default", cls.awaiting_signatures: "warning", cls.in_force: "success", cls.ended: "default"}
+
 
 class ObligationStatus(LabelledEnum):
     open = "open"
@@ -128,6 +140,10 @@ class ObligationStatus(LabelledEnum):
     @classmethod
     def labels(cls):
         return {cls.open: _l("Open"), cls.kept: _l("Kept"), cls.not_kept: _l("Not kept")}
+
+    @classmethod
+    def badges(cls):
+        return {cls.open: "default", cls.kept: "success", cls.not_kept: "danger"}
 
 
 class DebtCategory(LabelledEnum):
@@ -177,6 +193,13 @@ class DebtStatus(LabelledEnum):
             cls.disputed: _l("Disputed"),
         }
 
+    @classmethod
+    def badges(cls):
+        return {
+            cls.inventoried: "default", cls.payment_arrangement: "info", cls.in_debt_assistance: "primary",
+            cls.settled: "success", cls.disputed: "warning",
+        }
+
 
 class Assessment(LabelledEnum):
     on_track = "on_track"
@@ -190,6 +213,10 @@ class Assessment(LabelledEnum):
             cls.concerns: _l("Concerns"),
             cls.serious_problems: _l("Serious problems"),
         }
+
+    @classmethod
+    def badges(cls):
+        return {cls.on_track: "success", cls.concerns: "warning", cls.serious_problems: "danger"}
 
 
 class SigningParty(LabelledEnum):

@@ -24,5 +24,8 @@
         }
       });
     });
+    if (window.portalLabelComboboxes) {
+      window.portalLabelComboboxes();
+    }
   });
 })();

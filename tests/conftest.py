@@ -164,7 +164,7 @@ def today():
 def messages(response) -> list:
     """The alert texts (flash messages and field errors) a user sees on a page, whitespace folded."""
     html = response.get_data(as_text=True)
-    found = re.findall(r'<div class="alert alert-[a-z]+">(.*?)</div>', html, re.S)
+    found = re.findall(r'<div class="alert alert-[a-z]+"[^>]*>(.*?)</div>', html, re.S)
     texts = [re.sub(r"<[^>]+>|&times;", " ", text) for text in found]
     return [" ".join(html_unescape(text).split()) for text in texts]
 

@@ -31,7 +31,7 @@ def tenants(app, world):
             tenant = builders.tenant(
                 f"LK-E-{number:04d}", "Portaal" if number % 2 else "Mitros", last_name=f"Achternaam{number:02d}",
                 city="Utrecht" if number < 20 else "Nieuwegein", date_of_birth=date(1970, 1, 1) + timedelta(days=number),
-                monthly_rent=Decimal("600.50") + number,
+                monthly_rent=Decimal("600.50") + number, bsn="111222333" if number == 0 else None,
             )
             trajectory = builders.trajectory(tenant, start_date=date(2026, 1, 1))
             builders.debt(trajectory, balance=f"{100 + number}.25", original="500.00",
@@ -44,10 +44,20 @@ def test_export_holds_every_page_of_the_list(login, tenants):
     client = login("coordinator")
     client.get("/lang/en")
     headers, rows = table(client.get("/tenantview/export/xlsx/"))
-    assert headers == ["No.", "Client number", "Last name", "First name", "Postcode", "City", "Housing corporation"]
+    assert headers == ["No.", "Client number", "Last name", "First name", "BSN", "Postcode", "City", "Housing corporation"]
     assert len(rows) == 30
     # The list's default order (last name) holds across all pages.
     assert [r[2] for r in rows] == sorted(r[2] for r in rows)
+    # As on the screen, the list's BSN column shows only the last three digits.
+    assert [r[4] for r in rows if r[4]] == ["●●●●●●333"]
+
+
+def test_a_role_without_the_bsn_exports_no_bsn_column(login, tenants):
+    client = login("portaal")
+    client.get("/lang/en")
+    headers, rows = table(client.get("/tenantview/export/xlsx/"))
+    assert headers == ["No.", "Client number", "Last name", "First name", "Postcode", "City", "Housing corporation"]
+    assert not any("333" in str(value) for row in rows for value in row)
 
 
 def test_export_follows_the_lists_filter_search_and_order(login, tenants):
@@ -57,7 +67,7 @@ def test_export_follows_the_lists_filter_search_and_order(login, tenants):
     assert f"/tenantview/export/xlsx/?{query}".replace("&", "&amp;") in listing
     headers, rows = table(client.get(f"/tenantview/export/xlsx/?{query}"))
     assert [r[1] for r in rows] == [f"LK-E-{n:04d}" for n in range(29, 19, -1)]
-    assert all(r[5] == "Nieuwegein" for r in rows)
+    assert all(r[6] == "Nieuwegein" for r in rows)
 
 
 def test_cells_are_typed_and_readable(login, tenants):

@@ -106,7 +106,7 @@ INTEGERS = (
 DECIMALS = (
     "0", "0.00", "12.34", "12.345", "-0.01", "-0", "9999999999.99", "10000000000.00", "1e309", "-1e309",
     "1E+999999999", "1e-999999", "1E+99999999999999999", "sNaN", "-NaN", "-Infinity", "1,50", "€ 12",
-    "1_000.00", " 5 ", "١٢",
+    "1_000.00", " 5 ", "١٢", "1.234,56", "1,234.56", "€ 1.234,56", "1.2.3,45", "1,234", "12,5,0",
 )
 BOGUS_IDS = ("__None", "", "0", "-1", "999999", "2147483648", "9" * 40, "1.0", " 1", "01", "abc", "1 OR 1=1")
 
@@ -164,7 +164,7 @@ class _FormParser(HTMLParser):
                 if "checked" in attrs:
                     checkbox.values.append(value)
             elif kind not in ("submit", "button", "reset", "file", "image"):
-                widget = "hidden" if kind == "hidden" else "date" if attrs.get("data-format") else "text"
+                widget = "hidden" if kind == "hidden" else "date" if kind == "date" or attrs.get("data-format") else "text"
                 self.fields[name] = FormField(name, widget, [attrs.get("value") or ""],
                                               date_format=attrs.get("data-format"))
         elif tag == "select" and name:
@@ -280,12 +280,25 @@ def expected_value(view, f, values, form_default):
         if f.kind == "integer":
             return int(values[0])
         if f.kind == "decimal":
-            return Decimal(values[0])
+            return _amount(values[0])
         if f.kind == "date":
             return datetime.strptime(" ".join(values), _strptime_format(f.date_format)).date()
     except (ValueError, ArithmeticError):
         _uninterpretable(values)
     return _uninterpretable(values)
+
+
+def _amount(text):
+    """An amount as staff may type it: a lone comma is a decimal comma, and with both separators
+    the last one is the decimal sign ("€ 1.234,56" and "1,234.56" are both 1234.56)."""
+    value = text.strip().removeprefix("€").strip()
+    if "," in value and "." in value:
+        sign = "," if value.rfind(",") > value.rfind(".") else "."
+        whole, _, fraction = value.rpartition(sign)
+        value = whole.replace("." if sign == "," else ",", "") + "." + fraction
+    elif value.count(",") == 1:
+        value = value.replace(",", ".")
+    return Decimal(value)
 
 
 def _uninterpretable(values):

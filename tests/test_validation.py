@@ -66,7 +66,11 @@ DEBT = {"creditor": "Eneco", "category": "energy", "status": "inventoried", "ori
     ("original_amount", "NaN", "Enter an amount"),
     ("original_amount", "Infinity", "Enter an amount"),
     ("current_balance", "1e20", "too large"),
-    ("current_balance", "12.345", "at most two decimals"),
+    ("current_balance", "12.3456", "at most two decimals"),
+    # One separator before three digits is a thousand to a Dutch reader and a fraction to an English one.
+    ("current_balance", "12.345", "Enter an amount"),
+    ("current_balance", "1,500", "Enter an amount"),
+    ("current_balance", "1.2.3,45", "Enter an amount"),
     ("monthly_payment", "-1", "cannot be negative"),
     ("category", "lottery", "Not a valid choice"),
     ("status", "", "Choose a value"),
@@ -77,6 +81,20 @@ def test_amounts_and_choices_are_checked(app, login, case, field, value, message
     response = client.post_form("/debtview/add", {**DEBT, "trajectory": str(case["trajectory"]), field: value})
     _refused(response, message)
     assert _count(app, Debt) == 0
+
+
+@pytest.mark.parametrize("typed", ["1.234,56", "1234,56", "€ 1.234,56", "1,234.56", "1234.56"])
+def test_amounts_are_read_in_dutch_and_english_notation(app, login, case, typed):
+    client = login("coordinator")
+    response = client.post_form("/debtview/add", {**DEBT, "trajectory": str(case["trajectory"]), "current_balance": typed,
+                                                  "original_amount": "2000"})
+    assert response.status_code == 302, messages(response)
+    with app.app_context():
+        debt = db.session.query(Debt).one()
+        assert str(debt.current_balance) == "1234.56"
+        debt_id = debt.id
+    # The edit form shows the amount as the user writes it: a decimal comma in Dutch.
+    assert form_values(client.get(f"/debtview/edit/{debt_id}").get_data(as_text=True))["current_balance"] == "1234,56"
 
 
 def test_planned_end_must_follow_start(app, login, case):

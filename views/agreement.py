@@ -15,6 +15,7 @@ AGREEMENT_FIELDS = [
 
 class ObligationView(PortalModelView):
     datamodel = PortalInterface(Obligation, load_options=[joinedload(Obligation.organisation)])
+    menu_entry = "AgreementView"
     list_title = _l("Obligations")
     show_title = _l("Obligation")
     add_title = _l("Add obligation")
@@ -35,6 +36,7 @@ class ObligationView(PortalModelView):
 
 class SignatureView(PortalModelView):
     datamodel = PortalInterface(Signature, load_options=[joinedload(Signature.organisation)])
+    menu_entry = "AgreementView"
     list_title = _l("Signatures")
     show_title = _l("Signature")
     add_title = _l("Add signature")

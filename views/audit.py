@@ -4,6 +4,7 @@ from flask_babel import lazy_gettext as _l
 from models import AuditEntry
 
 from .base import PortalInterface, PortalModelView
+from .history import record_type_label
 
 
 class AuditView(PortalModelView):
@@ -16,8 +17,17 @@ class AuditView(PortalModelView):
     write_roles = ()
 
     list_columns = ["at", "username", "organisation_name", "action", "record_type", "record_id", "detail"]
-    show_columns = ["at", "username", "organisation_name", "action", "record_type", "record_id", "changes", "detail"]
+    # The changes are drawn below the entry, field by field (templates/portal/audit_show.html).
+    show_columns = ["at", "username", "organisation_name", "action", "record_type", "record_id", "detail"]
     search_columns = ["at", "username", "organisation_name", "action", "record_type", "record_id"]
     order_columns = ["at", "username", "action", "record_type", "record_id"]
     base_order = ("at", "desc")
     page_size = 50
+    show_template = "portal/audit_show.html"
+    formatters_columns = {"record_type": record_type_label}
+
+    def _get_show_widget(self, pk, item, **kwargs):
+        widgets = super()._get_show_widget(pk, item, **kwargs)
+        widgets["entry"] = item
+        widgets["history"] = []  # the entry is its own history
+        return widgets

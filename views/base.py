@@ -10,11 +10,12 @@ import re
 from contextlib import contextmanager, nullcontext
 from functools import partial
 from operator import attrgetter, itemgetter
+from urllib.parse import urlsplit
 
 import sqlalchemy as sa
 from datetime import date
 
-from flask import abort, current_app, flash, jsonify, request, send_file
+from flask import abort, current_app, flash, jsonify, redirect, request, send_file, url_for
 from flask_appbuilder import ModelView, expose, has_access, permission_name
 from flask_appbuilder.models.filters import BaseFilter, Filters
 from flask_appbuilder.models.sqla.interface import SQLAInterface
@@ -26,9 +27,9 @@ from sqlalchemy.orm import MANYTOONE, joinedload
 from sqlalchemy.orm.exc import StaleDataError
 from flask_appbuilder.fields import QuerySelectMultipleField
 from flask_appbuilder.widgets import ListWidget
-from wtforms import BooleanField, HiddenField
-from wtforms.validators import DataRequired, ValidationError
-from wtforms.validators import DataRequired, Optional
+from wtforms import BooleanField, DateField, DecimalField, HiddenField
+from wtforms.fields.core import UnboundField
+from wtforms.validators import DataRequired, Optional, ValidationError
 
 from models import AuditAction, AuditEntry, record_access
 from models.scope import is_broad, is_declared, limit_query, scope_joined, scope_per_row, visible_clause
@@ -36,10 +37,13 @@ from reports.xlsx import XLSX_MIMETYPE, Column, XlsxWorkbook
 
 from .autocomplete import AutocompleteField
 from .fields import (
-    EnumSelectField, FiniteAmount, NoControlCharacters, SaneDate, WholeNumber, YesNoUnknownField,
+    AmountField, EnumSelectField, FiniteAmount, NoControlCharacters, SaneDate, WholeNumber, YesNoUnknownField,
 )
 from .formatting import formatter_for, show_text
+from .history import ChangeDescriber
+from .layout import safe_next
 from .paging import ListPage, Pager, page_arguments
+from .widgets import DateInput, PortalFormWidget, PortalShowWidget
 
 log = logging.getLogger(__name__)
 
@@ -308,6 +312,19 @@ def _only_offered_choices(form, field):
         raise ValidationError(_l("Not a valid choice."))
 
 
+def _use_portal_inputs(form_class):
+    """Date fields get the browser's date picker (views.widgets.DateInput); amounts read Dutch and
+    English notation (views.fields.AmountField)."""
+    for name in dir(form_class):
+        field = getattr(form_class, name, None)
+        if not isinstance(field, UnboundField):
+            continue
+        if issubclass(field.field_class, DateField):
+            field.kwargs["widget"] = DateInput()
+        elif field.field_class is DecimalField:
+            field.field_class = AmountField
+
+
 def _merge_filters(scoped: dict, declared) -> dict:
     """The scope filter of a relation field always stays; a view's own filters narrow it further."""
     declared = declared or {}
@@ -353,6 +370,14 @@ class PortalModelView(ModelView):
     show_template = "portal/show.html"
     list_template = "portal/list.html"
     list_widget = PortalListWidget
+    add_template = "portal/add.html"
+    edit_template = "portal/edit.html"
+    add_widget = edit_widget = PortalFormWidget
+    show_widget = PortalShowWidget
+    # A screen without a menu entry of its own names the view it belongs under in the menu.
+    menu_entry = None
+    # Columns a list (and its export) shows only partly, e.g. {"bsn": mask_bsn}; the record's page in full.
+    list_masks = {}
 
     def __init__(self, **kwargs):
         model = self.datamodel.obj
@@ -553,13 +578,15 @@ class PortalModelView(ModelView):
             count_limit=None if count_all else current_app.config["LIST_COUNT_LIMIT"], from_end=from_end,
         )
         rows = listing.rows
-        columns = self._visible(self.list_columns)
+        # In a record's related list (a trajectory's debts) the column naming that record says nothing.
+        parent = {f.column_name for f in filters.filters if f.is_related_view}
+        columns = [c for c in self._visible(self.list_columns) if c not in parent]
         widgets["list"] = self.list_widget(
             label_columns=self.label_columns,
             include_columns=columns,
             value_columns=self.datamodel.get_values(rows, columns),
             order_columns=self._visible(self.order_columns),
-            formatters_columns=self.formatters_columns,
+            formatters_columns={**self.formatters_columns, **self.list_masks},
             page=listing.page,
             page_size=page_size,
             count=listing.count,
@@ -577,6 +604,10 @@ class PortalModelView(ModelView):
         table = self.datamodel.obj.__tablename__
         if self.audit_views:
             record_access(self.datamodel.session, AuditAction.view, table, item.id)
+        widgets["record_name"] = str(item)
+        widgets["describe_changes"] = ChangeDescriber(
+            self.datamodel.session, security_manager().case_scope(), self.label_columns
+        )
         widgets["history"] = self.datamodel.session.execute(
             sa.select(AuditEntry).where(AuditEntry.record_type == table, AuditEntry.record_id == item.id)
             .order_by(AuditEntry.at.desc(), AuditEntry.id.desc()).limit(25)
@@ -619,6 +650,8 @@ class PortalModelView(ModelView):
     def _init_forms(self):
         super()._init_forms()
         self.edit_form = type("VersionedEditForm", (self.edit_form,), {"row_version": HiddenField()})
+        for form in (self.add_form, self.edit_form):
+            _use_portal_inputs(form)
 
     def _request_filters(self, disallow_if_not_in_search=True):
         """This request's search filters; FAB's shared `self._filters` would mix concurrent requests."""
@@ -689,6 +722,7 @@ class PortalModelView(ModelView):
             self.prefill_form(form, pk)
             self.update_redirect()
         widgets = self._get_edit_widget(form=form, exclude_cols=exclude_cols)
+        widgets["record_name"] = str(item)
         return self._get_related_views_widgets(
             item, filters={}, orders={}, pages={}, page_sizes={}, widgets=widgets
         )
@@ -760,6 +794,17 @@ class PortalModelView(ModelView):
     def record_name(self):
         return self.datamodel.obj.__name__
 
+    def post_delete_redirect(self):
+        """Back to the page the delete was made from (a list, another record's page showing it in a
+        related list); from the deleted record's own pages, to the page before them, as FAB does."""
+        referrer = urlsplit(request.referrer or "")
+        pk = (request.view_args or {}).get("pk")
+        own_pages = {url_for(f"{self.endpoint}.{name}", pk=pk) for name in ("show", "edit")} if pk else set()
+        back = safe_next(referrer.path + (f"?{referrer.query}" if referrer.query else ""))
+        if back and referrer.netloc == request.host and referrer.path not in own_pages:
+            return redirect(back)
+        return super().post_delete_redirect()
+
     def _delete(self, pk):
         item = self.datamodel.get(pk, self._base_filters)
         if item is None:
@@ -826,9 +871,13 @@ class PortalModelView(ModelView):
     def export_table_columns(self, names, positional=False) -> list:
         """The record number, then the given columns with their labels; read by position or attribute."""
         yes_no = (str(_l("Yes")), str(_l("No")))
+        # The list's export shows what the list shows; declared export columns say themselves what they hold.
+        masks = {} if self.export_columns else self.list_masks
         columns = [Column(_l("No."), itemgetter(0) if positional else attrgetter("id"))]
         for index, name in enumerate(names, start=1):
             read = itemgetter(index) if positional else attrgetter(name)
+            if name in masks:
+                read = _masked(read, masks[name])
             columns.append(Column(self.label_columns.get(name, name), read, yes_no))
         return columns
 
@@ -847,6 +896,10 @@ class PortalModelView(ModelView):
             if self.datamodel.get(pk, self._base_filters) is None:
                 abort(404)
         return super().action_post()
+
+
+def _masked(read, mask):
+    return lambda row: mask(read(row)) or None
 
 
 RECORD_NAMES = {

@@ -4,7 +4,7 @@ from datetime import date, timedelta
 from flask import current_app, request
 from flask_appbuilder import BaseView, expose, has_access
 from flask_appbuilder.fields import QuerySelectField
-from flask_appbuilder.fieldwidgets import DatePickerWidget, Select2Widget
+from flask_appbuilder.fieldwidgets import BS3TextAreaFieldWidget, DatePickerWidget, Select2Widget
 from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import joinedload
 from wtforms import DateField, TextAreaField
@@ -24,7 +24,7 @@ FIELDS = [
 FIRST_INTERVENTION = ["intervention_description", "intervention_organisation", "intervention_due_date"]
 FIRST_INTERVENTION_FIELDS = {
     "intervention_description": TextAreaField(
-        _l("Intervention"), validators=[NoControlCharacters(), Optional()],
+        _l("Intervention"), validators=[NoControlCharacters(), Optional()], widget=BS3TextAreaFieldWidget(),
         description=_l("Required when the assessment is “serious problems”: what will be done now."),
     ),
     "intervention_organisation": QuerySelectField(

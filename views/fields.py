@@ -1,11 +1,12 @@
 """Form fields and validators shared by every portal form."""
 import re
 from datetime import date
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 
 from flask_appbuilder.fieldwidgets import Select2Widget
+from flask_babel import get_locale
 from flask_babel import lazy_gettext as _l
-from wtforms import SelectField
+from wtforms import DecimalField, SelectField
 from wtforms.validators import StopValidation, ValidationError
 
 CONTROL_CHARACTERS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
@@ -119,6 +120,62 @@ class Bsn:
         field.data = value
 
 
+AMOUNT_EXAMPLE = _l("Enter an amount in euros, for example 1234.56 or 1.234,56.")
+
+
+def parse_amount(text: str) -> Decimal:
+    """An amount as staff type it, in Dutch or English: `1234,56`, `1.234,56`, `€ 1234.56`, `1,234.56`.
+
+    With both separators the last one is the decimal sign and the other must group thousands; a lone
+    comma is a decimal comma. One separator before exactly three digits (`1.500`, `1,500`) could be
+    either, and is refused. Anything else is read as Python reads a number, so a value that is not an
+    amount is refused (and FiniteAmount refuses more than two decimals), never misread.
+    """
+    value = text.strip()
+    if value.startswith("€"):
+        value = value[1:].strip()
+    if re.fullmatch(r"-?[0-9]+[.,][0-9]{3}", value):
+        # "1.500" is 1500 to a Dutch reader and 1.5 to an English one: ask, never guess.
+        raise ValueError(text)
+    if "," in value and "." in value:
+        decimal_sign = "," if value.rfind(",") > value.rfind(".") else "."
+        thousands = "." if decimal_sign == "," else ","
+        whole, _, fraction = value.rpartition(decimal_sign)
+        if not re.fullmatch(r"[0-9]{1,3}(%s[0-9]{3})+" % re.escape(thousands), whole) or not fraction.isdigit():
+            raise ValueError(text)
+        value = f"{whole.replace(thousands, '')}.{fraction}"
+    elif value.count(",") == 1:
+        value = value.replace(",", ".")
+    try:
+        return Decimal(value)
+    except InvalidOperation:
+        raise ValueError(text) from None
+
+
+class AmountField(DecimalField):
+    """A money field that reads Dutch and English amounts (`parse_amount`) and shows them in the
+    user's language: `1234,56` in Dutch, `1234.56` in English."""
+
+    def process_formdata(self, valuelist):
+        if not valuelist:
+            return
+        if not valuelist[0].strip():
+            self.data = None
+            return
+        try:
+            self.data = parse_amount(valuelist[0])
+        except ValueError:
+            self.data = None
+            raise ValueError(str(AMOUNT_EXAMPLE)) from None
+
+    def _value(self):
+        shown = super()._value()
+        locale = get_locale()
+        if not self.raw_data and locale is not None and locale.language == "nl":
+            return shown.replace(".", ",")
+        return shown
+
+
 class FiniteAmount:
     """A finite, non-negative amount with at most two decimals and below the column's limit."""
 
@@ -130,7 +187,7 @@ class FiniteAmount:
         if value is None:
             return
         if not isinstance(value, Decimal) or not value.is_finite():
-            raise ValidationError(_l("Enter an amount in euros, for example 1234.56."))
+            raise ValidationError(AMOUNT_EXAMPLE)
         if value < 0:
             raise ValidationError(_l("An amount cannot be negative."))
         if value > self.maximum:

@@ -15,6 +15,12 @@ from reports.partner_workbook import PartnerWorkbook, organisations_for
 from reports.xlsx import XLSX_MIMETYPE
 
 from .base import security_manager
+from .widgets import PortalFormWidget
+
+
+class DownloadFormWidget(PortalFormWidget):
+    submit_label = _l("Download workbook")
+    submit_icon = "fa-download"
 
 
 def recent_quarters(today: date, count: int = 8) -> list:
@@ -45,6 +51,8 @@ class PartnerWorkbookView(SimpleFormView):
     form = PartnerWorkbookForm
     form_title = _l("Workbook for the partner meeting")
     default_view = "this_form_get"
+    form_template = "portal/edit.html"
+    edit_widget = DownloadFormWidget
 
     def form_get(self, form):
         self._fill_choices(form)

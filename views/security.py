@@ -1,13 +1,18 @@
 """Roles, permissions and the scope of the logged-in user, decided in one place."""
 from flask import g
 from flask_appbuilder.security.sqla.manager import SecurityManager
-from flask_appbuilder.security.views import UserDBModelView
+from flask_appbuilder.security.views import (
+    AuthDBView, ResetMyPasswordView, RoleModelView, UserDBModelView, UserInfoEditView,
+)
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from wtforms.validators import DataRequired
 
 from models import OrganisationKind, PortalUser
 from models.scope import ALL_CASES
+
+from .formatting import show_bool, show_text
+from .widgets import OwnPasswordFormWidget, PortalFormWidget
 
 ADMIN, COORDINATOR, CASEWORKER, FINANCE, VIEWER = "Admin", "Coordinator", "Caseworker", "Finance", "Viewer"
 PORTAL_ROLES = (ADMIN, COORDINATOR, CASEWORKER, FINANCE, VIEWER)
@@ -20,7 +25,8 @@ READ_PERMISSIONS = ("can_list", "can_show", "can_export_xlsx")
 NEVER_GRANTED = {"can_download", "can_action", "can_action_post"}
 # What every logged-in member of staff may do with their own account.
 OWN_ACCOUNT_PERMISSIONS = [
-    ("can_userinfo", "UserDBModelView"),
+    # The account page is the portal's user view's (its permissions carry the class's name).
+    ("can_userinfo", "PortalUserDBModelView"),
     ("can_this_form_get", "ResetMyPasswordView"),
     ("can_this_form_post", "ResetMyPasswordView"),
     ("can_this_form_get", "UserInfoEditView"),
@@ -28,10 +34,36 @@ OWN_ACCOUNT_PERMISSIONS = [
 ]
 
 
-class PortalUserDBModelView(UserDBModelView):
+class PortalAuthDBView(AuthDBView):
+    """FAB's password login, with a form that browsers and password managers understand."""
+
+    login_template = "portal/login.html"
+    title = _l("Log in")
+
+
+class TitledPages:
+    """FAB's own screens in the portal's page layout: the page's title as its heading."""
+
+    list_template = "portal/plain_list.html"
+    show_template = "portal/show.html"
+    add_template = "portal/add.html"
+    edit_template = "portal/edit.html"
+
+
+class PortalUserDBModelView(TitledPages, UserDBModelView):
     """FAB's user screen, with the organisation a user belongs to."""
 
+    # The account page ("Your account") links to changing one's password and details.
+    show_template = "portal/user_show.html"
+
+    list_title = _l("User accounts")
+    show_title = _l("User account")
+    add_title = _l("Add user account")
+    edit_title = _l("Edit user account")
+    user_info_title = _l("Your account")
     label_columns = {**UserDBModelView.label_columns, "organisation": _l("Organisation")}
+    # Roles read as a plain list ("Coordinator"), not as Python's "[Coordinator]"; yes/no in words.
+    formatters_columns = {"roles": show_text, "active": show_bool}
     list_columns = ["first_name", "last_name", "username", "organisation", "roles", "active"]
     add_columns = [
         "first_name", "last_name", "username", "active", "email", "organisation", "roles",
@@ -46,9 +78,35 @@ class PortalUserDBModelView(UserDBModelView):
     ]
 
 
+class PortalResetMyPasswordView(ResetMyPasswordView):
+    # Same permission name as FAB's view, so OWN_ACCOUNT_PERMISSIONS and existing roles still apply.
+    class_permission_name = "ResetMyPasswordView"
+    form_title = _l("Change my password")
+    form_template = "portal/edit.html"
+    edit_widget = OwnPasswordFormWidget
+
+
+class PortalUserInfoEditView(UserInfoEditView):
+    class_permission_name = "UserInfoEditView"
+    form_title = _l("Change my details")
+    form_template = "portal/edit.html"
+    edit_widget = PortalFormWidget
+
+
+class PortalRoleModelView(TitledPages, RoleModelView):
+    list_title = _l("Roles")
+    show_title = _l("Role")
+    add_title = _l("Add role")
+    edit_title = _l("Edit role")
+
+
 class PortalSecurityManager(SecurityManager):
     user_model = PortalUser
     userdbmodelview = PortalUserDBModelView
+    authdbview = PortalAuthDBView
+    rolemodelview = PortalRoleModelView
+    resetmypasswordview = PortalResetMyPasswordView
+    userinfoeditview = PortalUserInfoEditView
 
     @staticmethod
     def _user(user=None):

@@ -15,6 +15,7 @@ from reports.xlsx import XLSX_MIMETYPE
 
 from .base import PortalInterface, PortalModelView
 from .fields import Bsn, DutchPostcode, NotInFuture
+from .formatting import mask_bsn
 from .trajectory import TrajectoryView
 
 PERSONAL = ["client_number", "first_name", "last_name", "date_of_birth", "bsn"]
@@ -36,7 +37,9 @@ class TenantView(PortalModelView):
     add_title = _l("Register tenant")
     edit_title = _l("Edit tenant")
 
-    list_columns = ["client_number", "last_name", "first_name", "postcode", "city", "housing_corporation"]
+    # The BSN column is there only for roles that may see it, and shows its last three digits.
+    list_columns = ["client_number", "last_name", "first_name", "bsn", "postcode", "city", "housing_corporation"]
+    list_masks = {"bsn": mask_bsn}
     show_columns = add_columns = edit_columns = PERSONAL + ADDRESS + HOUSING + CARE
     show_fieldsets = add_fieldsets = edit_fieldsets = FIELDSETS
     search_columns = ["client_number", "last_name", "first_name", "postcode", "city", "housing_corporation"]

@@ -16,7 +16,7 @@ from .base import CONFLICT_MESSAGE, DomainError, PortalInterface, PortalModelVie
 from .debt import DebtView
 from .evaluation import EvaluationView
 from .fields import After, NotInFuture
-from .formatting import show_date, show_money
+from .formatting import show_date, show_money_cell
 
 REFERRAL = [
     "tenant", "referring_organisation", "referral_date", "reason_rent_arrears", "reason_nuisance",
@@ -82,7 +82,7 @@ class TrajectoryView(PortalModelView):
     order_columns = ["status", "referral_date", "start_date", "total_current_debt"]
     base_order = ("referral_date", "desc")
     formatters_columns = {
-        "total_current_debt": show_money,
+        "total_current_debt": show_money_cell,
         "next_evaluation_date": show_date,
         "relapse_followup_due": show_date,
     }

@@ -1,0 +1,395 @@
+"""The staff's daily work in Chromium, each step done by the role that does it in real life.
+
+Each test sets up what its flow needs: through the pages for the flow itself, with the builders
+for what came before it. Every page on the way is checked (tests/browser/portal.py) and
+photographed into test-artifacts/browser/<test>/.
+"""
+import re
+from datetime import date, timedelta
+from decimal import Decimal
+
+import pytest
+import sqlalchemy as sa
+from openpyxl import load_workbook
+
+import builders
+from models import (
+    Agreement, AgreementStatus, Assessment, Debt, Evaluation, Intervention, Signature, SigningParty, Tenant,
+    Trajectory, TrajectoryStatus, db,
+)
+
+TODAY = date.today()
+INVOLVED = ("Het Vierde Huis", "Gemeente Utrecht", "Buurtteam Overvecht")
+
+
+def _row(window, text):
+    """The table row that mentions `text` (a client number, a name)."""
+    return window.page.get_by_role("row").filter(has_text=text)
+
+
+def _open_trajectory(window, client_number):
+    window.menu("Casussen", "Trajecten")
+    window.click(_row(window, client_number).get_by_role("link", name="Bekijken"))
+    assert window.heading().startswith(f"Traject: {client_number}")
+
+
+def _section(window, name):
+    return window.page.get_by_role("region", name=name)
+
+
+def _one(app, model, *where):
+    with app.app_context():
+        record = db.session.execute(sa.select(model).where(*where)).unique().scalar_one()
+        db.session.expunge_all()
+        return record
+
+
+def test_a_caseworker_registers_a_new_tenant_and_refers_them(app, staff, world):
+    portaal = staff("portaal")
+    portaal.shot("dashboard")
+    portaal.menu("Casussen", "Huurders")
+    portaal.click(portaal.page.get_by_role("link", name="Toevoegen", exact=True))
+    assert portaal.heading() == "Huurder registreren"
+    page = portaal.page
+    assert page.get_by_text("Velden met een * zijn verplicht.").is_visible()
+    required = [" ".join(t.split()) for t in page.locator("label:has(.portal-required)").all_inner_texts()]
+    assert {"Cliëntnummer *", "Voornaam *", "Achternaam *", "Woningcorporatie *"} <= set(required)
+
+    # Everything but the last name: the save is refused, and all that was typed and chosen stays.
+    portaal.fill("client_number", "LK-2026-0101")
+    portaal.fill("first_name", "Fatima")
+    portaal.fill("date_of_birth", "1985-03-14")
+    portaal.fill("street", "Bernadottelaan")
+    portaal.fill("house_number", "41")
+    portaal.fill("postcode", "3527 gb")
+    portaal.fill("city", "Utrecht")
+    portaal.choose("housing_corporation", "Portaal")
+    portaal.fill("rental_contract_number", "POR-88123")
+    portaal.fill("monthly_rent", "645,50")
+    portaal.choose("household", "Gezin met kinderen")
+    portaal.fill("household_size", "4")
+    portaal.shot("tenant-form")
+    portaal.save()
+    assert "Dit veld is vereist." in " ".join(portaal.messages())
+    assert page.locator("#last_name").get_attribute("aria-invalid") == "true"
+    for field, shown in {"client_number": "LK-2026-0101", "first_name": "Fatima", "date_of_birth": "1985-03-14",
+                         "monthly_rent": "645,50", "housing_corporation": "Portaal", "household": "Gezin met kinderen"}.items():
+        assert portaal.field_shows(field) == shown, field
+    portaal.shot("tenant-form-refused")
+
+    portaal.fill("last_name", "El Idrissi")
+    portaal.save()
+    assert "De huurder is toegevoegd." in portaal.messages()
+    tenant = _one(app, Tenant, Tenant.client_number == "LK-2026-0101")
+    assert (tenant.monthly_rent, tenant.postcode, tenant.date_of_birth) == (Decimal("645.50"), "3527 GB", date(1985, 3, 14))
+
+    # The referral: the tenant is found by typing, the reasons ticked, the partners chosen.
+    portaal.menu("Casussen", "Trajecten")
+    portaal.click(page.get_by_role("link", name="Toevoegen", exact=True))
+    assert portaal.heading() == "Huurder aanmelden"
+    portaal.choose("tenant", "El Idrissi", exact=False)
+    portaal.choose("referring_organisation", "Portaal")
+    portaal.fill("referral_date", TODAY.isoformat())
+    page.get_by_label("Huurachterstand").check()
+    page.get_by_label("Overlast").check()
+    portaal.choose("involved_organisations", *INVOLVED)
+    portaal.fill("notes", "Huurachterstand van vier maanden; klachten van buren over geluid.")
+    portaal.shot("referral-form")
+    portaal.save()
+    assert "Het traject is toegevoegd." in portaal.messages()
+
+    portaal.click(_row(portaal, "LK-2026-0101").get_by_role("link", name="Bekijken"))
+    assert portaal.heading() == "Traject: LK-2026-0101 – Fatima El Idrissi"
+    assert page.locator("#lifecycle .panel-title").inner_text() == "Status: Aangemeld"
+    involved = page.get_by_role("row").filter(has=page.get_by_role("rowheader", name="Betrokken organisaties"))
+    assert involved.get_by_role("cell").inner_text() == "Buurtteam Overvecht, Gemeente Utrecht, Het Vierde Huis"
+    portaal.shot("trajectory-referred")
+    trajectory = _one(app, Trajectory, Trajectory.tenant_id == tenant.id)
+    assert trajectory.status == TrajectoryStatus.referred and trajectory.referral_date == TODAY
+    assert trajectory.reason_rent_arrears and trajectory.reason_nuisance and not trajectory.reason_damage
+
+
+@pytest.fixture
+def referred(app, world):
+    """A tenant of Portaal, referred last week, with the coordinator, municipality and neighbourhood team involved."""
+    with app.app_context():
+        tenant = builders.tenant("LK-2026-0202", first_name="Daan", last_name="Vermeulen", street="Zamenhofdreef",
+                                 house_number="12", postcode="3562 JW", city="Utrecht", rental_contract_number="POR-4411")
+        trajectory = builders.trajectory(tenant, involved=INVOLVED, status=TrajectoryStatus.referred,
+                                         referral_date=TODAY - timedelta(days=7), reason_rent_arrears=True)
+        db.session.commit()
+        return trajectory.id
+
+
+def _step(window, button, remark):
+    window.click(window.page.get_by_role("link", name=button))
+    assert window.heading() == "Status wijzigen"
+    window.fill("remark", remark)
+    window.click(window.page.get_by_role("button", name=re.compile("^Bevestigen: ")))
+
+
+def _sign(window, party, signed_by, organisation=None):
+    window.click(_section_link(window, "Ondertekening toevoegen"))
+    window.choose("party", party)
+    if organisation:
+        window.choose("organisation", organisation)
+    window.fill("signed_by", signed_by)
+    window.fill("signed_on", TODAY.isoformat())
+    window.save()
+    assert "De ondertekening is toegevoegd." in window.messages()
+
+
+def _section_link(window, name):
+    return window.page.get_by_role("link", name=name)
+
+
+def test_the_coordinator_takes_a_referral_through_intake_financial_overview_and_agreement(app, staff, referred):
+    coordinator = staff("coordinator")
+    _open_trajectory(coordinator, "LK-2026-0202")
+    _step(coordinator, "Volgende stap: Intake", "Kennismaking met huurder en buurtteam; huurder wil meewerken.")
+    assert "Het traject is nu: Intake." in coordinator.messages()
+    _step(coordinator, "Volgende stap: Financieel overzicht", "Intake afgerond; gemeente maakt het financieel overzicht.")
+    assert "Het traject is nu: Financieel overzicht." in coordinator.messages()
+
+    # The municipality's counsellor inventories the debts.
+    gemeente = staff("gemeente")
+    _open_trajectory(gemeente, "LK-2026-0202")
+    debts = _section(gemeente, "Schulden")
+    gemeente.click(debts.get_by_role("link", name="Toevoegen", exact=True))
+    assert gemeente.heading() == "Schuld toevoegen"
+    gemeente.fill("creditor", "Eneco")
+    gemeente.choose("category", "Energie")
+    gemeente.choose("status", "Betalingsregeling")
+    gemeente.fill("original_amount", "1.250,00")
+    gemeente.fill("current_balance", "1.250,00")
+    gemeente.fill("monthly_payment", "1.500,00")
+    gemeente.fill("registered_on", TODAY.isoformat())
+    gemeente.save()
+    assert "Het maandbedrag (aflossing) kan niet hoger zijn dan de schuld." in gemeente.messages()
+    assert [gemeente.field_shows(f) for f in ("creditor", "category", "original_amount", "monthly_payment")] == [
+        "Eneco", "Energie", "1.250,00", "1.500,00"]
+    gemeente.shot("debt-refused")
+    gemeente.fill("monthly_payment", "50")
+    gemeente.save()
+    assert "De schuld is toegevoegd." in gemeente.messages()
+    gemeente.click(_section(gemeente, "Schulden").get_by_role("link", name="Toevoegen", exact=True))
+    gemeente.fill("creditor", "Portaal")
+    gemeente.choose("category", "Huurachterstand")
+    gemeente.choose("status", "Geïnventariseerd")
+    gemeente.fill("original_amount", "2340,55")
+    gemeente.fill("current_balance", "2340,55")
+    gemeente.save()
+    assert "De schuld is toegevoegd." in gemeente.messages()
+    # A debt entered by mistake is deleted again, after a confirmation.
+    gemeente.click(_section(gemeente, "Schulden").get_by_role("link", name="Toevoegen", exact=True))
+    gemeente.fill("creditor", "Vitens (dubbel)")
+    gemeente.choose("category", "Water")
+    gemeente.choose("status", "Geïnventariseerd")
+    gemeente.fill("original_amount", "80")
+    gemeente.fill("current_balance", "80")
+    gemeente.save()
+    mistaken = _section(gemeente, "Schulden").get_by_role("row").filter(has_text="Vitens (dubbel)")
+    mistaken.get_by_role("link", name="Verwijderen").click()
+    dialog = gemeente.page.get_by_role("dialog")
+    dialog.get_by_text("Weet u zeker dat u dit record wilt verwijderen?").wait_for()
+    gemeente.click(dialog.get_by_role("link", name="Ja, doorgaan"))
+    assert "De schuld is verwijderd." in gemeente.messages()
+    assert gemeente.heading().startswith("Traject: LK-2026-0202"), gemeente.page.url
+    assert "Vitens (dubbel)" not in gemeente.visible_text()
+    debt_rows = _section(gemeente, "Schulden").get_by_role("row")
+    assert debt_rows.filter(has_text="Eneco").get_by_role("cell").all_inner_texts()[1:] == [
+        "Eneco", "Energie", "Betalingsregeling", "€ 1.250,00", "€ 1.250,00", "€ 50,00"]
+    total = gemeente.page.get_by_role("row").filter(has=gemeente.page.get_by_role("rowheader", name="Totale huidige schuld"))
+    assert total.get_by_role("cell").inner_text() == "€ 3.590,55"
+    gemeente.shot("trajectory-debts")
+    with app.app_context():
+        amounts = sorted(db.session.scalars(sa.select(Debt.current_balance).where(Debt.trajectory_id == referred)))
+    assert amounts == [Decimal("1250.00"), Decimal("2340.55")]
+
+    # No agreement step without an eviction judgment: the page says what is missing.
+    coordinator.goto(f"/trajectoryview/show/{referred}")
+    coordinator.click(coordinator.page.get_by_role("link", name="Volgende stap: Overeenkomst"))
+    assert "ontruimingsvonnis" in coordinator.page.get_by_role("alert").inner_text()
+    coordinator.shot("agreement-step-refused")
+    coordinator.click(coordinator.page.get_by_role("link", name="Annuleren"))
+    coordinator.click(coordinator.page.locator(".portal-record-buttons").get_by_role("link", name="Bewerken"))
+    assert coordinator.heading() == "Traject bewerken: LK-2026-0202 – Daan Vermeulen"
+    coordinator.choose("eviction_judgment", "Aangevraagd")
+    coordinator.fill("eviction_judgment_date", (TODAY - timedelta(days=2)).isoformat())
+    coordinator.save()
+    assert "Het traject is opgeslagen." in coordinator.messages()
+    _step(coordinator, "Volgende stap: Overeenkomst", "Vonnis aangevraagd; overeenkomst wordt opgesteld.")
+    assert "Het traject is nu: Overeenkomst." in coordinator.messages()
+
+    # The agreement, then every party signs: the coordinator for the tenant, itself and the
+    # municipality (whose role records debts only), the corporation and the neighbourhood team themselves.
+    coordinator.click(_section_link(coordinator, "Woonbegeleidingsovereenkomst opstellen"))
+    coordinator.fill("agreement_version", "1")
+    coordinator.fill("rental_contract_number", "POR-4411")
+    coordinator.fill("drawn_up_on", TODAY.isoformat())
+    coordinator.fill("valid_from", TODAY.isoformat())
+    coordinator.fill("valid_until", (TODAY + timedelta(days=730)).isoformat())
+    coordinator.choose("status", "Wacht op ondertekening")
+    coordinator.save()
+    assert "De woonbegeleidingsovereenkomst is toegevoegd." in coordinator.messages()
+    current = coordinator.page.locator("#current-agreement")
+    assert "Nog te ondertekenen: Huurder, Portaal, Buurtteam Overvecht, Gemeente Utrecht, Het Vierde Huis" in current.inner_text()
+    _sign(coordinator, "Huurder", "Daan Vermeulen")
+    _sign(coordinator, "Organisatie", "Marieke van den Berg", "Het Vierde Huis")
+    _sign(coordinator, "Organisatie", "Ruud Verbeek", "Gemeente Utrecht")
+    for username, organisation, person in (("portaal", "Portaal", "Inge Bosman"),
+                                           ("buurtteam", "Buurtteam Overvecht", "Tom de Lange")):
+        party = staff(username)
+        _open_trajectory(party, "LK-2026-0202")
+        _sign(party, "Organisatie", person, organisation)
+    coordinator.goto(f"/trajectoryview/show/{referred}")
+    assert "Door alle partijen ondertekend" in coordinator.page.locator("#current-agreement").inner_text()
+    coordinator.shot("trajectory-signed")
+    with app.app_context():
+        parties = db.session.execute(
+            sa.select(Signature.party, Signature.organisation_id).join(Agreement).where(Agreement.trajectory_id == referred)
+        ).all()
+    assert sorted(p.value for p, _ in parties) == ["organisation"] * 4 + ["tenant"]
+    assert len({o for _, o in parties if o}) == 4
+
+
+@pytest.fixture
+def signed(app, world):
+    """A trajectory at the agreement step whose agreement every party has signed."""
+    with app.app_context():
+        tenant = builders.tenant("LK-2026-0303", first_name="Noor", last_name="Bakker", street="Kanaalstraat",
+                                 house_number="150", postcode="3531 CL", city="Utrecht")
+        trajectory = builders.trajectory(tenant, involved=INVOLVED, status=TrajectoryStatus.agreement,
+                                         referral_date=TODAY - timedelta(days=90), eviction_judgment="requested")
+        agreement = builders.agreement(trajectory, status=AgreementStatus.awaiting_signatures,
+                                       drawn_up_on=TODAY - timedelta(days=10))
+        agreement.signatures.append(Signature(party=SigningParty.tenant, signed_by="Noor Bakker", signed_on=TODAY))
+        for organisation in trajectory.parties:
+            agreement.signatures.append(Signature(party=SigningParty.organisation, organisation=organisation,
+                                                  signed_by=f"Namens {organisation.name}", signed_on=TODAY))
+        db.session.commit()
+        return trajectory.id
+
+
+def test_the_coordinator_starts_the_trajectory_and_records_an_evaluation_with_serious_problems(app, staff, signed):
+    coordinator = staff("coordinator")
+    _open_trajectory(coordinator, "LK-2026-0303")
+    _step(coordinator, "Volgende stap: Lopend", "Alle partijen hebben getekend.")
+    assert "Het traject is nu: Lopend." in coordinator.messages()
+    page = coordinator.page
+    assert page.locator("#lifecycle .panel-title").inner_text() == "Status: Lopend"
+    assert "Van kracht" in page.locator("#current-agreement").inner_text()
+
+    coordinator.click(page.get_by_role("link", name="Evaluatie vastleggen"))
+    assert coordinator.heading() == "Evaluatie toevoegen"
+    coordinator.fill("planned_date", TODAY.isoformat())
+    coordinator.fill("held_date", TODAY.isoformat())
+    coordinator.fill("participants", "Huurder, coördinator, buurtteam, Portaal")
+    coordinator.choose("assessment", "Ernstige problemen")
+    coordinator.choose("rent_paid", "Nee")
+    coordinator.fill("nuisance_reports", "3")
+    coordinator.fill("notes", "Twee maanden huur niet betaald; opnieuw klachten van buren.")
+    coordinator.save()
+    refusal = " ".join(coordinator.messages())
+    assert "Bij ernstige problemen hoort minstens één interventie" in refusal, refusal
+    assert [coordinator.field_shows(f) for f in ("participants", "assessment", "rent_paid", "held_date")] == [
+        "Huurder, coördinator, buurtteam, Portaal", "Ernstige problemen", "Nee", TODAY.isoformat()]
+    coordinator.shot("evaluation-refused")
+    coordinator.fill("intervention_description", "Crisisoverleg met alle partijen; budgetbeheer via de gemeente.")
+    coordinator.choose("intervention_organisation", "Buurtteam Overvecht")
+    coordinator.fill("intervention_due_date", (TODAY + timedelta(days=7)).isoformat())
+    coordinator.save()
+    assert "De evaluatie is toegevoegd." in coordinator.messages()
+
+    coordinator.goto(f"/trajectoryview/show/{signed}")
+    interventions = page.locator("#open-interventions")
+    assert "Crisisoverleg met alle partijen" in interventions.inner_text()
+    assert "Buurtteam Overvecht" in interventions.inner_text()
+    evaluations = _section(coordinator, "Evaluaties")
+    assert "Ernstige problemen" in evaluations.locator(".label-danger").inner_text()
+    coordinator.shot("trajectory-evaluated")
+    coordinator.menu("Casussen", "Te houden evaluaties")
+    coordinator.goto("/")
+    assert page.locator("#kpi-open-interventions").inner_text() == "1"
+    assert "LK-2026-0303" in page.locator("#table-interventions").inner_text()
+    with app.app_context():
+        evaluation = db.session.execute(sa.select(Evaluation).where(Evaluation.trajectory_id == signed)).scalar_one()
+        assert (evaluation.assessment, evaluation.rent_paid, evaluation.held_date) == (Assessment.serious_problems, False, TODAY)
+        intervention = db.session.execute(sa.select(Intervention).where(Intervention.evaluation_id == evaluation.id)).scalar_one()
+        assert intervention.responsible_organisation.name == "Buurtteam Overvecht"
+        trajectory = db.session.get(Trajectory, signed)
+        assert trajectory.status == TrajectoryStatus.running and trajectory.start_date == TODAY
+
+
+@pytest.fixture
+def portaal_case(app, world):
+    with app.app_context():
+        tenant = builders.tenant("LK-2026-0404", first_name="Sanne", last_name="Oosterhout")
+        trajectory = builders.trajectory(tenant, start_date=TODAY - timedelta(days=200))
+        db.session.commit()
+        return {"tenant": tenant.id, "trajectory": trajectory.id}
+
+
+def test_a_viewer_of_another_organisation_cannot_find_the_case(app, staff, portaal_case):
+    viewer = staff("viewer")  # Mitros
+    assert viewer.page.locator("#kpi-caseload-total").inner_text() == "0"
+    viewer.menu("Casussen", "Huurders")
+    page = viewer.page
+    assert "Geen records gevonden" in viewer.visible_text()
+    page.get_by_role("link", name="Zoeken").click()
+    page.get_by_role("button", name="Filter toevoegen").click()
+    page.locator("#filter_form").get_by_role("link", name="Achternaam").click()
+    page.get_by_role("textbox", name="Achternaam").fill("Oosterhout")
+    viewer.click(page.locator("#filter_form").get_by_role("button", name="Zoeken"))
+    assert "_flt_" in page.url and "Oosterhout" in page.url
+    assert "Geen records gevonden" in viewer.visible_text() and "LK-2026-0404" not in viewer.visible_text()
+    viewer.shot("search-finds-nothing")
+    viewer.menu("Casussen", "Trajecten")
+    assert "LK-2026-0404" not in viewer.visible_text()
+    for path in (f"/trajectoryview/show/{portaal_case['trajectory']}", f"/tenantview/show/{portaal_case['tenant']}"):
+        with viewer.watch.expecting(404, path):
+            response = viewer.goto(path)
+        assert response.status == 404
+        assert viewer.heading() == "Niet gevonden"
+        assert "Oosterhout" not in viewer.visible_text() and "LK-2026-0404" not in viewer.visible_text()
+    viewer.shot("not-found")
+
+
+@pytest.fixture
+def quarter_case(app, world):
+    """A running Portaal case with a debt and an evaluation with serious problems in this quarter."""
+    with app.app_context():
+        tenant = builders.tenant("LK-2026-0505", first_name="Ilse", last_name="Kramer")
+        trajectory = builders.trajectory(tenant, start_date=TODAY - timedelta(days=120), referral_date=TODAY - timedelta(days=150))
+        builders.debt(trajectory, balance="1234.56", original="2000.00", creditor="Vitens")
+        evaluation = builders.evaluation(trajectory, planned=TODAY, held=TODAY, assessment=Assessment.serious_problems,
+                                         rent_paid=False)
+        evaluation.interventions.append(Intervention(description="Huisbezoek", due_date=TODAY + timedelta(days=5),
+                                                     responsible_organisation=builders.organisation("Het Vierde Huis")))
+        db.session.commit()
+
+
+def test_the_coordinator_downloads_the_partner_meeting_workbook(app, staff, quarter_case, tmp_path):
+    coordinator = staff("coordinator")
+    coordinator.menu("Rapportages", "Werkmap partneroverleg")
+    assert coordinator.heading() == "Werkmap voor het partneroverleg"
+    coordinator.choose("organisation", "Portaal")
+    quarter = f"{TODAY.year}-Q{(TODAY.month - 1) // 3 + 1}"
+    assert coordinator.field_shows("period") == quarter
+    coordinator.shot("workbook-form")
+    with coordinator.page.expect_download() as download:
+        coordinator.page.get_by_role("button", name="Werkmap downloaden").click()
+    saved = tmp_path / download.value.suggested_filename
+    download.value.save_as(saved)
+    assert saved.suffix == ".xlsx" and "portaal" in saved.name.lower()
+    book = load_workbook(saved)
+    cells = {sheet.title: [[c for c in row if c is not None] for row in sheet.iter_rows(values_only=True)]
+             for sheet in book.worksheets}
+    flat = {title: [v for row in rows for v in row] for title, rows in cells.items()}
+    assert len(book.worksheets) == 5
+    trajectories = next(v for t, v in flat.items() if t.lower().startswith("traject"))
+    assert "LK-2026-0505" in " ".join(map(str, trajectories))
+    debts = next(v for t, v in flat.items() if t.lower().startswith("schuld") or t.lower().startswith("debt"))
+    assert Decimal("1234.56") in [Decimal(str(v)) for v in debts if isinstance(v, (int, float))] and "Vitens" in debts
+    evaluations = next(v for t, v in flat.items() if t.lower().startswith("evaluat"))
+    assert "Ernstige problemen" in evaluations
