@@ -52,6 +52,13 @@ def get_metadata():
     return Model.metadata
 
 
+def _built_on_this_database(schema_object, name, type_, reflected, compare_to):
+    """Autogenerate leaves out what this database does not build (PostgreSQL-only trigram indexes)."""
+    from models.base import built_on
+
+    return reflected or built_on(schema_object, context.get_bind().dialect.name)
+
+
 def run_migrations_offline():
     """Run migrations in 'offline' mode.
 
@@ -92,6 +99,7 @@ def run_migrations_online():
                 logger.info('No changes in schema detected.')
 
     conf_args = current_app.extensions['migrate'].configure_args
+    conf_args.setdefault("include_object", _built_on_this_database)
     if conf_args.get("process_revision_directives") is None:
         conf_args["process_revision_directives"] = process_revision_directives
 

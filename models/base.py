@@ -84,6 +84,20 @@ def _add_months_sqlite(element, compiler, **kw):
     )
 
 
+def trigram_index(name, column):
+    """An index for "contains" searches (ILIKE '%text%'), which PostgreSQL reads through pg_trgm;
+    SQLite has no such index and scans, fast enough at a region's size (benchmarks/pages.py)."""
+    return sa.Index(name, column, postgresql_using="gin", postgresql_ops={column: "gin_trgm_ops"}).ddl_if(
+        dialect="postgresql")
+
+
+def built_on(schema_object, dialect_name: str) -> bool:
+    """Whether a schema object is built on this dialect (an index declared with `ddl_if`), so that
+    Alembic compares a database only with what it can hold (migrations/env.py, tests/test_migrations.py)."""
+    condition = getattr(schema_object, "_ddl_if", None)
+    return condition is None or condition.dialect in (None, dialect_name)
+
+
 class VersionedMixin:
     """Optimistic locking: an UPDATE whose row changed since it was read fails."""
 
@@ -96,4 +110,5 @@ class VersionedMixin:
         return {"version_id_col": cls.version}
 
 
-__all__ = ["db", "Model", "Money", "LabelledEnum", "enum_column", "VersionedMixin", "add_months"]
+__all__ = ["db", "Model", "Money", "LabelledEnum", "enum_column", "VersionedMixin", "add_months", "trigram_index",
+           "built_on"]

@@ -3,7 +3,7 @@ import sqlalchemy as sa
 from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import relationship
 
-from .base import Model, Money, VersionedMixin, enum_column
+from .base import Model, Money, VersionedMixin, enum_column, trigram_index
 from .enums import DebtCategory, DebtStatus
 
 
@@ -17,6 +17,7 @@ class Debt(VersionedMixin, Model):
     # with a given status (the scope and the list's status filter meet).
     __table_args__ = (
         sa.Index("ix_debt_trajectory_status_amounts", "trajectory_id", "status", "current_balance", "original_amount"),
+        trigram_index("ix_debt_creditor_trgm", "creditor"),
     )
 
     id = sa.Column(sa.Integer, primary_key=True)

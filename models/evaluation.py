@@ -3,7 +3,7 @@ import sqlalchemy as sa
 from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import relationship
 
-from .base import Model, VersionedMixin, enum_column
+from .base import Model, VersionedMixin, enum_column, trigram_index
 from .enums import Assessment
 
 
@@ -50,8 +50,11 @@ class Intervention(VersionedMixin, Model):
 
     __tablename__ = "intervention"
     __scope__ = "evaluation.trajectory"
-    # The open interventions, most urgent first (dashboard).
-    __table_args__ = (sa.Index("ix_intervention_open_due", "closed_on", "due_date"),)
+    # The open interventions, most urgent first (dashboard); the descriptions the list searches.
+    __table_args__ = (
+        sa.Index("ix_intervention_open_due", "closed_on", "due_date"),
+        trigram_index("ix_intervention_description_trgm", "description"),
+    )
 
     id = sa.Column(sa.Integer, primary_key=True)
     evaluation_id = sa.Column(

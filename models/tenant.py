@@ -4,7 +4,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy.ext.hybrid import hybrid_property
 from sqlalchemy.orm import relationship
 
-from .base import Model, Money, VersionedMixin, enum_column
+from .base import Model, Money, VersionedMixin, enum_column, trigram_index
 from .enums import Household
 
 
@@ -13,8 +13,14 @@ class Tenant(VersionedMixin, Model):
 
     __tablename__ = "tenant"
     __scope__ = "self"
-    # Where the scope (the tenant's housing corporation) and the list's order (last name) meet.
-    __table_args__ = (sa.Index("ix_tenant_corporation_last_name", "housing_corporation_id", "last_name"),)
+    # Where the scope (the tenant's housing corporation) and the list's order (last name) meet; and
+    # the names and client number the list searches for.
+    __table_args__ = (
+        sa.Index("ix_tenant_corporation_last_name", "housing_corporation_id", "last_name"),
+        trigram_index("ix_tenant_last_name_trgm", "last_name"),
+        trigram_index("ix_tenant_first_name_trgm", "first_name"),
+        trigram_index("ix_tenant_client_number_trgm", "client_number"),
+    )
 
     id = sa.Column(sa.Integer, primary_key=True)
     client_number = sa.Column(sa.String(20), nullable=False, unique=True, info={"label": _l("Client number")})

@@ -95,6 +95,12 @@ class PortalInterface(SQLAInterface):
     def query(self, filters=None, order_column="", order_direction="", page=None,
               page_size=None, select_columns=None, outer_default_load=False):
         """FAB's (count, rows), the count exact; the portal's own lists use `list_page`."""
+        if not page_size:
+            # Every row (the choices of a form's or search filter's dropdown): one statement, no count.
+            query = self.apply_all(self.session.query(self.obj).options(*self.load_options), filters,
+                                   order_column or "id", order_direction or "asc")
+            rows = query.all()
+            return len(rows), rows
         listing = self.list_page(filters, order_column, order_direction, page, page_size)
         return listing.count, listing.rows
 
