@@ -90,8 +90,9 @@ class Config:
         "case_notes": _int_env("RETENTION_YEARS_CASE_NOTES", 7),
     }
     LIST_PAGE_SIZE = 25
-    # Lists count their rows exactly up to this many and say "more than ..." beyond (views/paging.py):
-    # an exact count reads every row in scope on every page; "count all" on the list still gives it.
+    # Lists count their rows as far as their pager reaches, at most this many, and say "more than ..."
+    # beyond (views/paging.py): an exact count reads every row in scope on every page; "count all" on
+    # the list still gives it.
     LIST_COUNT_LIMIT = _int_env("LIST_COUNT_LIMIT", 1000)
 
 

@@ -109,3 +109,17 @@ def test_the_last_page_follows_the_chosen_order(login, tenants):
 @pytest.mark.parametrize("argument", ["last_TenantView=abc", "last_TenantView=-1", "last_TenantView=99999999"])
 def test_a_malformed_page_argument_answers_400(login, tenants, argument):
     assert login("coordinator").get(f"/tenantview/list/?{argument}").status_code == 400
+
+
+def test_a_list_counts_only_as_far_as_its_pager_reaches(login, tenants, app):
+    """The first page's pager reaches three pages ahead: it counts eight rows of two (and one more), no further."""
+    app.config["LIST_COUNT_LIMIT"] = 50
+    client = login("coordinator")
+    client.get("/lang/en")
+    first = get(client, "/tenantview/list/?psize_TenantView=2")
+    assert count_line(first).startswith("Record Count: more than 8")
+    pager = re.search(r'<nav class="portal-pager".*?</nav>', first, re.S).group(0)
+    assert re.findall(r">(\d+)</(?:a|span)>", pager) == ["1", "2", "3", "4", "5"]  # the ninth row is on page 5
+    fourth = get(client, "/tenantview/list/?psize_TenantView=2&page_TenantView=3")
+    assert count_line(fourth).startswith(f"Record Count: {len(EVERY)}")  # counted to page 7: all 12
+    assert clients_on(fourth) == EVERY[6:8]

@@ -42,7 +42,7 @@ from .fields import (
 from .formatting import formatter_for, show_text
 from .history import ChangeDescriber
 from .layout import safe_next
-from .paging import ListPage, Pager, page_arguments
+from .paging import ListPage, Pager, count_limit, page_arguments
 from .widgets import DateInput, PortalFormWidget, PortalShowWidget
 
 log = logging.getLogger(__name__)
@@ -581,7 +581,7 @@ class PortalModelView(ModelView):
         _, from_end, count_all = page_arguments(view_name)
         listing = self.datamodel.list_page(
             joined_filters, order_column, order_direction, page=page, page_size=page_size,
-            count_limit=None if count_all else current_app.config["LIST_COUNT_LIMIT"], from_end=from_end,
+            count_limit=None if count_all else count_limit(page, from_end, page_size), from_end=from_end,
         )
         rows = listing.rows
         # In a record's related list (a trajectory's debts) the column naming that record says nothing.

@@ -1,20 +1,27 @@
 """One page of a list, and the pager that moves through it, for lists of any length.
 
-A list counts its rows only up to `LIST_COUNT_LIMIT` (a setting): beyond that the count would
-read every row in scope (a corporation's 300,000 debts: 20 ms on SQLite, more on PostgreSQL) on
-every page, just to print a number. Above the limit the list says "more than 1,000", pages on
-from the start or, with "last", from the end (`last_<View>=n`: the n-th page counted from the
-end, read in reverse order through the same index), and "count all" (`count_<View>=all`) gives
-the exact number when someone asks for it.
+A list counts its rows only as far as its pager reaches (`count_limit`: the pages it links to,
+at most `LIST_COUNT_LIMIT`): an exact count would read every row in scope (a corporation's
+300,000 debts: 20 ms on SQLite, more on PostgreSQL, a contains-search of them far more) on every
+page, just to print a number. Beyond that the list says "more than 100", pages on from the start
+or, with "last", from the end (`last_<View>=n`: the n-th page counted from the end, read in
+reverse order through the same index), and "count all" (`count_<View>=all`) gives the exact
+number when someone asks for it.
 """
 from dataclasses import dataclass, field
 
-from flask import request, url_for
+from flask import current_app, request, url_for
 from flask_babel import format_number
 from flask_babel import lazy_gettext as _l
 
 # The pager shows this many numbered pages either side of the current one.
 WINDOW = 3
+
+
+def count_limit(page, from_end, page_size) -> int:
+    """How far a list page counts: through the last page its pager links to, at most LIST_COUNT_LIMIT."""
+    pages_on = (from_end or page or 0) + 1 + WINDOW
+    return min(current_app.config["LIST_COUNT_LIMIT"], pages_on * (page_size or 0)) or current_app.config["LIST_COUNT_LIMIT"]
 
 
 @dataclass
