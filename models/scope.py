@@ -134,7 +134,7 @@ def scope_joined():
 
     Nested sets are gathered whole before the first row is counted: an intervention's scope
     (evaluation, then trajectory) first collects a corporation's 150,000 evaluations (70 ms) to
-    count the first thousand interventions. Joined, the database starts from the visible
+    count the first hundred interventions. Joined, the database starts from the visible
     trajectories and walks down their foreign-key indexes until it has enough (8 ms), and a
     small organisation's count touches only its own few rows.
     """
@@ -159,7 +159,7 @@ def is_broad(session, scope) -> bool:
     always starts from the visible parents, a correlated `EXISTS` always walks the table. Starting
     from the parents suits an organisation with few cases (it never reads another's rows); for one
     that sees a third of the region, walking the table (through the index of the page's order, or of
-    a selective filter such as a status) finds a page, or the thousand rows a count stops at, long
+    a selective filter such as a status) finds a page, or the rows a count stops at, long
     before all its parents are gathered: interventions of one neighbourhood team for a corporation
     took 46 ms gathered and under 2 ms walked.
     """

@@ -139,6 +139,31 @@ def test_a_trajectory_read_before_a_debt_is_added_shows_the_new_total_after_it(a
         db.session.remove()
 
 
+def at_the_same_moment(engine, table, first_row, second_row):
+    """Insert two rows in two transactions at once (PostgreSQL): the second starts while the first is
+    still open, and its trigger waits for the row the first one's trigger locked."""
+    first_inserted, second_started, failures = threading.Event(), threading.Event(), []
+
+    def second_transaction():
+        try:
+            with engine.begin() as connection:
+                first_inserted.wait(10)
+                second_started.set()
+                connection.execute(sa.insert(table), second_row)
+        except Exception as error:  # reported below, on the test's own thread
+            failures.append(error)
+
+    other = threading.Thread(target=second_transaction)
+    other.start()
+    with engine.begin() as connection:
+        connection.execute(sa.insert(table), first_row)
+        first_inserted.set()
+        second_started.wait(10)
+        connection.execute(sa.text("SELECT pg_sleep(0.3)"))  # the second is now waiting for this one
+    other.join(20)
+    assert not failures, failures
+
+
 def test_two_transactions_adding_debts_to_one_trajectory_at_once_both_count(app, two_cases):
     """PostgreSQL: the second transaction waits for the first and recounts with its rows."""
     with app.app_context():
@@ -148,28 +173,8 @@ def test_two_transactions_adding_debts_to_one_trajectory_at_once_both_count(app,
     first, _ = two_cases
     row = {"trajectory_id": first, "creditor": "Tegelijk", "category": "energy", "status": "inventoried",
            "original_amount": Decimal("100.00"), "is_expected_cost": False, "version": 1}
-    first_inserted, second_started = threading.Event(), threading.Event()
-    failures = []
-
-    def second_transaction():
-        try:
-            with engine.begin() as connection:
-                first_inserted.wait(10)
-                second_started.set()
-                # Blocks on the trajectory row that the first transaction's trigger locked.
-                connection.execute(sa.insert(Debt.__table__), {**row, "current_balance": Decimal("30.00")})
-        except Exception as error:  # reported below, on the test's own thread
-            failures.append(error)
-
-    other = threading.Thread(target=second_transaction)
-    other.start()
-    with engine.begin() as connection:
-        connection.execute(sa.insert(Debt.__table__), {**row, "current_balance": Decimal("70.00")})
-        first_inserted.set()
-        second_started.wait(10)
-        connection.execute(sa.text("SELECT pg_sleep(0.3)"))  # the second is now waiting for this one
-    other.join(20)
-    assert not failures, failures
+    at_the_same_moment(engine, Debt.__table__, {**row, "current_balance": Decimal("70.00")},
+                       {**row, "current_balance": Decimal("30.00")})
     stored, recounted = stored_and_recounted(app, first)
     assert stored == recounted and stored["total_current_debt"] == Decimal("100.00")
 
@@ -264,25 +269,6 @@ def test_two_parties_signing_at_the_same_moment_leave_nothing_missing(app, agree
             {**row, "party": "tenant", "organisation_id": None},
             {**row, "party": "organisation", "organisation_id": organisations[0]},
         ])
-    first_inserted, second_started, failures = threading.Event(), threading.Event(), []
-
-    def second_transaction():
-        try:
-            with engine.begin() as connection:
-                first_inserted.wait(10)
-                second_started.set()
-                connection.execute(sa.insert(Signature.__table__),
-                                   {**row, "party": "organisation", "organisation_id": organisations[2]})
-        except Exception as error:
-            failures.append(error)
-
-    other = threading.Thread(target=second_transaction)
-    other.start()
-    with engine.begin() as connection:
-        connection.execute(sa.insert(Signature.__table__), {**row, "party": "organisation", "organisation_id": organisations[1]})
-        first_inserted.set()
-        second_started.wait(10)
-        connection.execute(sa.text("SELECT pg_sleep(0.3)"))
-    other.join(20)
-    assert not failures, failures
+    at_the_same_moment(engine, Signature.__table__, {**row, "party": "organisation", "organisation_id": organisations[1]},
+                       {**row, "party": "organisation", "organisation_id": organisations[2]})
     assert missing_stored_and_recounted(app, agreement_id) == (0, 0)
