@@ -57,8 +57,8 @@ class TrajectoryView(PortalModelView):
     edit_title = _l("Edit trajectory")
     show_template = "portal/trajectory_show.html"
 
+    # Derived columns that are no model column; the stored figures take their labels from the model.
     label_columns = {
-        "total_current_debt": _l("Total current debt"),
         "next_evaluation_date": _l("Next evaluation"),
         "referral_reasons": _l("Referral reasons"),
         "relapse_followup_due": _l("Relapse follow-up due"),
