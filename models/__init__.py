@@ -12,14 +12,15 @@ from .organisation import Contact, Organisation
 from .tenant import Tenant
 from .trajectory import Trajectory, trajectory_organisation
 from .user import PortalUser
-from .workflow import StatusChange, Step, StepRefused, allowed_steps, current_agreement
+from .workflow import AgreementStep, StatusChange, Step, StepRefused, allowed_agreement_steps, allowed_steps, current_agreement
 
+from . import authority  # noqa: E402,F401  (refuses, at every flush, what the write rules refuse)
 from . import derived  # noqa: E402,F401  (keeps the session's copies of the stored figures fresh)
 
 __all__ = [
     "db", "Model", "Organisation", "Contact", "Tenant", "Trajectory", "trajectory_organisation",
     "Agreement", "Obligation", "Signature", "Debt", "Evaluation", "Intervention", "PortalUser",
-    "AuditAction", "AuditEntry", "record_access", "StatusChange", "Step", "StepRefused", "allowed_steps", "current_agreement",
+    "AuditAction", "AuditEntry", "record_access", "StatusChange", "Step", "AgreementStep", "allowed_agreement_steps", "StepRefused", "allowed_steps", "current_agreement",
     "AgreementStatus", "Assessment", "DebtCategory", "DebtStatus", "EvictionJudgment", "Household",
     "ObligationStatus", "OrganisationKind", "SigningParty", "TrajectoryOutcome", "TrajectoryStatus",
 ]

@@ -4,15 +4,16 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy.ext.hybrid import hybrid_property
 from sqlalchemy.orm import relationship
 
-from .base import Model, VersionedMixin, enum_column
+from .base import Model, RecordedMixin, VersionedMixin, enum_column
 from .enums import AgreementStatus, ObligationStatus, SigningParty
 
 
-class Agreement(VersionedMixin, Model):
+class Agreement(RecordedMixin, VersionedMixin, Model):
     """One version of a trajectory's agreement, linked to the rental contract."""
 
     __tablename__ = "agreement"
     __scope__ = "trajectory"
+    __step_fields__ = ("status",)
 
     id = sa.Column(sa.Integer, primary_key=True)
     trajectory_id = sa.Column(
@@ -73,11 +74,13 @@ class Agreement(VersionedMixin, Model):
         return self.display_name
 
 
-class Obligation(VersionedMixin, Model):
+class Obligation(RecordedMixin, VersionedMixin, Model):
     """What one party (or the tenant) must do under the agreement, and by when."""
 
     __tablename__ = "obligation"
     __scope__ = "agreement.trajectory"
+    # A party other than the coordinator records obligations of its own organisation (or the tenant's).
+    __own_party_field__ = "organisation"
 
     id = sa.Column(sa.Integer, primary_key=True)
     agreement_id = sa.Column(
@@ -92,17 +95,19 @@ class Obligation(VersionedMixin, Model):
     )
 
     agreement = relationship("Agreement", back_populates="obligations", info={"label": _l("Agreement")})
-    organisation = relationship("Organisation", info={"label": _l("Organisation")})
+    organisation = relationship("Organisation", foreign_keys=[organisation_id], info={"label": _l("Organisation")})
 
     def __str__(self) -> str:
         return (self.description or "")[:60]
 
 
-class Signature(VersionedMixin, Model):
+class Signature(RecordedMixin, VersionedMixin, Model):
     """A party's signature on an agreement: the tenant, or an involved organisation."""
 
     __tablename__ = "signature"
     __scope__ = "agreement.trajectory"
+    # A party signs for itself; the coordinator may record a paper signature on its behalf.
+    __own_party_field__ = "organisation"
     # "Has the tenant / this organisation signed?" (agreements awaiting signatures) from the index alone.
     __table_args__ = (sa.Index("ix_signature_agreement_party", "agreement_id", "party", "organisation_id"),)
 
@@ -116,7 +121,13 @@ class Signature(VersionedMixin, Model):
     signed_on = sa.Column(sa.Date, nullable=False, info={"label": _l("Signed on")})
 
     agreement = relationship("Agreement", back_populates="signatures", info={"label": _l("Agreement")})
-    organisation = relationship("Organisation", info={"label": _l("Organisation")})
+    organisation = relationship("Organisation", foreign_keys=[organisation_id], info={"label": _l("Organisation")})
+
+    @property
+    def recorded_on_behalf(self) -> bool:
+        """Recorded by another organisation than the signing one (the coordinator, from a paper signature)."""
+        return self.party == SigningParty.organisation and self.recorded_by_organisation_id not in (
+            None, self.organisation_id)
 
     def __str__(self) -> str:
         return f"{self.signed_by} ({self.organisation or SigningParty.tenant.label})"

@@ -5,7 +5,8 @@ import sqlalchemy as sa
 from flask_appbuilder import Model
 from flask_appbuilder.utils.legacy import get_sqla_class
 from sqlalchemy.ext.compiler import compiles
-from sqlalchemy.orm import declared_attr
+from flask_babel import lazy_gettext as _l
+from sqlalchemy.orm import declared_attr, relationship
 
 db = get_sqla_class()()
 
@@ -110,5 +111,35 @@ class VersionedMixin:
         return {"version_id_col": cls.version}
 
 
+class RecordedMixin:
+    """A record inside a case that belongs to the organisation that recorded it (models.authority).
+
+    Set by the portal when the record is first saved, never by a form: that organisation edits and
+    deletes it, the coordinating organisation always may.
+    """
+
+    __owner__ = "recorded_by_organisation_id"
+
+    @declared_attr
+    def recorded_by_organisation_id(cls):
+        # No ON DELETE (migration 0010): an organisation that recorded case records stays.
+        return sa.Column(sa.Integer, sa.ForeignKey("organisation.id"), index=True,
+                         info={"label": _l("Recorded by"), "set_by_portal": True})
+
+    @declared_attr
+    def recorded_by_user_id(cls):
+        # An account that recorded case records is deactivated, not deleted: the record keeps who it was.
+        return sa.Column(sa.Integer, sa.ForeignKey("ab_user.id"), info={"set_by_portal": True})
+
+    @declared_attr
+    def recorded_by_organisation(cls):
+        return relationship("Organisation", foreign_keys=[cls.recorded_by_organisation_id],
+                            info={"label": _l("Recorded by")})
+
+    @declared_attr
+    def recorded_by_user(cls):
+        return relationship("PortalUser", foreign_keys=[cls.recorded_by_user_id], info={"label": _l("Recorded by user")})
+
+
 __all__ = ["db", "Model", "Money", "LabelledEnum", "enum_column", "VersionedMixin", "add_months", "trigram_index",
-           "built_on"]
+           "built_on", "RecordedMixin"]

@@ -3,11 +3,11 @@ import sqlalchemy as sa
 from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import relationship
 
-from .base import Model, Money, VersionedMixin, enum_column, trigram_index
+from .base import Model, RecordedMixin, Money, VersionedMixin, enum_column, trigram_index
 from .enums import DebtCategory, DebtStatus
 
 
-class Debt(VersionedMixin, Model):
+class Debt(RecordedMixin, VersionedMixin, Model):
     """One debt (or an expected future cost) of the tenant within a trajectory."""
 
     __tablename__ = "debt"

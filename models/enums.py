@@ -117,6 +117,7 @@ class AgreementStatus(LabelledEnum):
     awaiting_signatures = "awaiting_signatures"
     in_force = "in_force"
     ended = "ended"
+    superseded = "superseded"
 
     @classmethod
     def labels(cls):
@@ -125,11 +126,17 @@ class AgreementStatus(LabelledEnum):
             cls.awaiting_signatures: _l("Awaiting signatures"),
             cls.in_force: _l("In force"),
             cls.ended: _l("Ended"),
+            cls.superseded: _l("Superseded"),
         }
 
     @classmethod
+    def closed_statuses(cls):
+        return (cls.ended, cls.superseded)
+
+    @classmethod
     def badges(cls):
-        return {cls.draft: "default", cls.awaiting_signatures: "warning", cls.in_force: "success", cls.ended: "default"}
+        return {cls.draft: "default", cls.awaiting_signatures: "warning", cls.in_force: "success", cls.ended: "default",
+                cls.superseded: "default"}
 
 
 class ObligationStatus(LabelledEnum):

@@ -3,11 +3,11 @@ import sqlalchemy as sa
 from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import relationship
 
-from .base import Model, VersionedMixin, enum_column, trigram_index
+from .base import Model, RecordedMixin, VersionedMixin, enum_column, trigram_index
 from .enums import Assessment
 
 
-class Evaluation(VersionedMixin, Model):
+class Evaluation(RecordedMixin, VersionedMixin, Model):
     """One evaluation: planned, and once held, its assessment and findings."""
 
     __tablename__ = "evaluation"
@@ -45,7 +45,7 @@ class Evaluation(VersionedMixin, Model):
         return f"{self.trajectory} – {self.planned_date:%d-%m-%Y}" if self.planned_date else str(self.trajectory)
 
 
-class Intervention(VersionedMixin, Model):
+class Intervention(RecordedMixin, VersionedMixin, Model):
     """Immediate action after an evaluation found problems: what, who is responsible, by when."""
 
     __tablename__ = "intervention"
@@ -69,7 +69,7 @@ class Intervention(VersionedMixin, Model):
     result = sa.Column(sa.Text, info={"label": _l("Result")})
 
     evaluation = relationship("Evaluation", back_populates="interventions", info={"label": _l("Evaluation")})
-    responsible_organisation = relationship("Organisation", info={"label": _l("Responsible organisation")})
+    responsible_organisation = relationship("Organisation", foreign_keys=[responsible_organisation_id], info={"label": _l("Responsible organisation")})
 
     @property
     def is_open(self) -> bool:

@@ -13,6 +13,7 @@ class Organisation(VersionedMixin, Model):
 
     __tablename__ = "organisation"
     __scope__ = "public"
+    __owner__ = "id"
 
     id = sa.Column(sa.Integer, primary_key=True)
     name = sa.Column(sa.String(150), nullable=False, unique=True, info={"label": _l("Name")})
@@ -41,6 +42,9 @@ class Contact(VersionedMixin, Model):
 
     __tablename__ = "contact"
     __scope__ = "public"
+    # An organisation keeps its own people.
+    __owner__ = "organisation_id"
+    __party_fields__ = ("organisation",)
 
     id = sa.Column(sa.Integer, primary_key=True)
     organisation_id = sa.Column(

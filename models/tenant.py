@@ -13,6 +13,9 @@ class Tenant(VersionedMixin, Model):
 
     __tablename__ = "tenant"
     __scope__ = "self"
+    # The housing corporation registers and keeps its tenant; moving it to another is the coordinator's call.
+    __owner__ = "housing_corporation_id"
+    __party_fields__ = ("housing_corporation",)
     # Where the scope (the tenant's housing corporation) and the list's order (last name) meet; and
     # the names and client number the list searches for.
     __table_args__ = (

@@ -32,6 +32,11 @@ class Trajectory(VersionedMixin, Model):
 
     __tablename__ = "trajectory"
     __scope__ = "self"
+    # Who may change what (models.authority): the referrer owns the case; who is party to it is the
+    # coordinating organisation's call; the course moves only by the lifecycle's steps.
+    __owner__ = "referring_organisation_id"
+    __party_fields__ = ("tenant", "referring_organisation", "involved_organisations", "coordinator", "counsellor")
+    __step_fields__ = ("status", "outcome", "actual_end_date")
     __table_args__ = (
         # The list's order (referral date), alone and after its status filter.
         sa.Index("ix_trajectory_referral_date", "referral_date"),

@@ -10,6 +10,7 @@ from dateutil.relativedelta import relativedelta
 from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import relationship
 
+from . import authority
 from .base import Model, enum_column
 from .enums import AgreementStatus, EvictionJudgment, TrajectoryOutcome, TrajectoryStatus as Status
 
@@ -52,8 +53,10 @@ class Step:
     """Move one trajectory to `target`; `validate()` first, then `run()`."""
 
     def __init__(self, trajectory, target: Status, user=None, remark=None, outcome=None,
-                 override_reason=None, may_override=False, today=None, minimum_years=2):
+                 override_reason=None, may_override=False, today=None, minimum_years=2, actor=None):
         self.trajectory = trajectory
+        # Who takes the step (models.authority); None for a script acting for the coordinator.
+        self.actor = actor
         self.target = target
         self.user = user
         self.remark = (remark or "").strip() or None
@@ -68,6 +71,8 @@ class Step:
         if target not in allowed_steps(trajectory):
             raise StepRefused(_l("A trajectory that is %(now)s cannot go to %(target)s.",
                                  now=trajectory.status.label, target=target.label))
+        if self.actor is not None and not authority.may_take_step(self.actor, trajectory, target):
+            raise StepRefused(_l("Your organisation cannot take this step: it is the coordinating organisation's."))
         if target == Status.agreement and trajectory.eviction_judgment not in (
             EvictionJudgment.requested, EvictionJudgment.obtained
         ):
@@ -77,6 +82,8 @@ class Step:
             agreement = current_agreement(trajectory)
             if agreement is None:
                 raise StepRefused(_l("Draw up the agreement first."))
+            if agreement.status == AgreementStatus.draft:
+                raise StepRefused(_l("Offer the agreement for signature first."))
             if agreement.missing_signatures:
                 raise StepRefused(_l("The agreement still needs the signature of: %(parties)s.",
                                      parties=", ".join(agreement.missing_signatures)))
@@ -100,21 +107,23 @@ class Step:
     def run(self):
         self.validate()
         trajectory, previous = self.trajectory, self.trajectory.status
+        agreement = current_agreement(trajectory)
         if self.target == Status.running:
             trajectory.start_date = trajectory.start_date or self.today
-            current_agreement(trajectory).status = AgreementStatus.in_force
+            agreement.status = AgreementStatus.in_force
         if self.target in (Status.completed, Status.ended_early):
             trajectory.actual_end_date = self.today
             trajectory.outcome = TrajectoryOutcome.completed if self.target == Status.completed else self.outcome
-            agreement = current_agreement(trajectory)
             if agreement is not None:
                 agreement.status = AgreementStatus.ended
         trajectory.status = self.target
-        trajectory.status_changes.append(StatusChange(
+        change = StatusChange(
             changed_at=datetime.now(timezone.utc).replace(tzinfo=None), changed_by=self.user,
             from_status=previous, to_status=self.target, remark=self.remark,
             override_reason=self.override_reason if self.target == Status.completed else None,
-        ))
+        )
+        trajectory.status_changes.append(change)
+        _allow(trajectory, agreement, change)
         return trajectory
 
 
@@ -127,4 +136,63 @@ def allowed_steps(trajectory) -> list:
 
 def current_agreement(trajectory):
     """The newest agreement version that has not ended."""
-    return next((a for a in trajectory.agreements if a.status != AgreementStatus.ended), None)
+    return next((a for a in trajectory.agreements if a.status not in AgreementStatus.closed_statuses()), None)
+
+
+def _allow(*records):
+    """The step was checked (validate): its changes pass the flush's write rules."""
+    records = [r for r in records if r is not None]
+    session = next((sa.inspect(r).session for r in records if sa.inspect(r).session is not None), None)
+    if session is not None:
+        authority.allow_step(session, *records)
+
+
+# The agreement's own steps: which status may follow which.
+AGREEMENT_STEPS = {
+    AgreementStatus.draft: [AgreementStatus.awaiting_signatures],
+    AgreementStatus.awaiting_signatures: [AgreementStatus.in_force, AgreementStatus.draft],
+    AgreementStatus.in_force: [AgreementStatus.ended],
+}
+
+
+class AgreementStep:
+    """Move one agreement to `target` (offer for signature, back to draft, in force, ended)."""
+
+    def __init__(self, agreement, target: AgreementStatus, actor=None):
+        self.agreement = agreement
+        self.target = target
+        self.actor = actor
+
+    def validate(self):
+        agreement, target = self.agreement, self.target
+        if target not in AGREEMENT_STEPS.get(agreement.status, []):
+            raise StepRefused(_l("An agreement that is %(now)s cannot become %(target)s.",
+                                 now=agreement.status.label, target=target.label))
+        if self.actor is not None and not authority.may_take_agreement_step(self.actor, agreement, target):
+            raise StepRefused(_l("Your organisation cannot take this step: it is the coordinating organisation's."))
+        if target == AgreementStatus.draft and agreement.signatures:
+            raise StepRefused(_l("Parties have signed already: draw up a new version instead."))
+        if target == AgreementStatus.in_force:
+            if agreement.missing_signatures:
+                raise StepRefused(_l("The agreement still needs the signature of: %(parties)s.",
+                                     parties=", ".join(agreement.missing_signatures)))
+            if agreement.trajectory.status != Status.running:
+                raise StepRefused(_l("The first agreement comes into force when the trajectory starts."))
+
+    def run(self):
+        self.validate()
+        agreement = self.agreement
+        replaced = []
+        if self.target == AgreementStatus.in_force:
+            # A new version replaces the one in force: one agreement is in force at a time.
+            replaced = [a for a in agreement.trajectory.agreements
+                        if a is not agreement and a.status == AgreementStatus.in_force]
+            for older in replaced:
+                older.status = AgreementStatus.superseded
+        agreement.status = self.target
+        _allow(agreement, *replaced)
+        return agreement
+
+
+def allowed_agreement_steps(agreement) -> list:
+    return list(AGREEMENT_STEPS.get(agreement.status, []))

@@ -178,12 +178,18 @@ def test_agreement_with_obligations_and_signatures(app, login, case, world):
     })
     assert response.status_code == 302, messages(response)
     agreement = _one(app, Agreement, agreement_version=2)
+    # The status is not the form's to set: a new agreement is a draft until it is offered for signature.
+    assert agreement.status.value == "draft"
 
     response = client.post_form(f"/obligationview/add?_flt_0_agreement={agreement.id}", {
         "party": "tenant", "description": "Huur maandelijks op tijd betalen", "due_date": "2026-12-31",
         "status": "open",
     })
     assert response.status_code == 302, messages(response)
+    response = client.post_form(f"/agreementview/step/{agreement.id}/awaiting_signatures", {},
+                                form_url=f"/agreementview/show/{agreement.id}")
+    assert response.status_code == 302
+    assert _one(app, Agreement, id=agreement.id).status.value == "awaiting_signatures"
     response = client.post_form(f"/signatureview/add?_flt_0_agreement={agreement.id}", {
         "party": "organisation", "organisation": str(world["Gemeente Utrecht"]),
         "signed_by": "M. van der Eijk", "signed_on": date.today().isoformat(),

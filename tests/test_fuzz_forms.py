@@ -50,9 +50,10 @@ from hypothesis import strategies as st
 from markupsafe import escape
 from werkzeug.datastructures import MultiDict
 
+import authority_truth
 import builders
 from models import (
-    Assessment, Contact, DebtCategory, EvictionJudgment, Household, Intervention, Model, Obligation,
+    AgreementStatus, Assessment, Contact, Debt, DebtCategory, EvictionJudgment, Household, Intervention, Model, Obligation,
     ObligationStatus, Organisation, PortalUser, Signature, SigningParty, db,
 )
 from test_access_matrix import EVERY_ROW, _valid_bsns, ground_truth, registered_crud_views
@@ -347,8 +348,9 @@ def column_default(column):
 # ---- the database: one set of cases, rebuilt whenever a post changed it --------------------------
 
 
-def build_cases(app):
-    """A rich Portaal case and a Mitros-only case, every child record of each, and some contacts."""
+def build_cases(app, recorded_by=None):
+    """A rich Portaal case and a Mitros-only case, every child record of each, and some contacts; the case
+    records recorded by the organisation `recorded_by` (an id), so that its staff may edit them."""
     bsns = _valid_bsns()
     with app.app_context():
         organisations = {o.name: o for o in db.session.execute(db.select(Organisation)).scalars()}
@@ -401,6 +403,14 @@ def build_cases(app):
                                      signed_on=TODAY - timedelta(days=20)))
             db.session.add(Signature(agreement=agreement, party=SigningParty.organisation, organisation=org("Het Vierde Huis"),
                                      signed_by="M. de Coördinator", signed_on=TODAY - timedelta(days=19)))
+            # A new version still in draft: its obligations are open to the party that records them.
+            draft = builders.agreement(trajectory, agreement_version=2, status=AgreementStatus.draft,
+                                       rental_contract_number=f"HC-{number}", notes="Concept")
+            db.session.add(Obligation(agreement=draft, party=SigningParty.tenant, description="Budgetcoaching volgen",
+                                      due_date=TODAY + timedelta(days=90), status=ObligationStatus.open))
+        db.session.flush()
+        for model in authority_truth.CASE_RECORDS:
+            db.session.execute(sa.update(model).values(recorded_by_organisation_id=recorded_by))
         db.session.commit()
 
 
@@ -463,12 +473,16 @@ def short(value, limit=60):
 class FormFuzzer:
     def __init__(self, app, client, username):
         self.app, self.client, self.username = app, client, username
+        self._recorder = None
+        self._writable = {}
+        with app.app_context():
+            self.recorded_by = authority_truth.account(username).organisation_id
         self.stats = Counter()
         with app.app_context():
             empty = db.session.execute(sa.select(sa.func.count()).select_from(Model.metadata.tables["tenant"])).scalar() == 0
             db.session.remove()
         if empty:
-            build_cases(app)
+            build_cases(app, recorded_by=self.recorded_by)
         with app.app_context():
             table = Organisation.__table__
             with db.engine.connect() as connection:
@@ -479,16 +493,37 @@ class FormFuzzer:
         # Parsed forms, reused while the cases are the ones they were read from: a refused post changes nothing.
         self.forms = {}
         self.forms_valid_for = _without_audit(self.canonical)
+        if not empty:
+            with app.app_context():
+                recorders = set(db.session.execute(sa.select(Debt.recorded_by_organisation_id)).scalars())
+            if recorders != {self.recorded_by}:
+                self.last = None  # cases another account's fuzzer built: rebuilt as this account's own
+                self.ensure_clean()
+        self._load_truth()
         self.views = [
             view for view in registered_crud_views(app)
             if isinstance(view, PortalModelView) and self.modes(view)
         ]
-        self._load_truth()
+
+    def recorder(self) -> dict:
+        """The values the portal records as "recorded by" for this account."""
+        if self._recorder is None:
+            user = db.session.execute(db.select(PortalUser).filter_by(username=self.username)).scalar_one()
+            self._recorder = {"recorded_by_organisation_id": user.organisation_id, "recorded_by_user_id": user.id}
+        return self._recorder
 
     def modes(self, view):
-        return [mode for mode in ("add", "edit") if (f"can_{mode}", view.class_permission_name) in self.permissions]
+        """What the account may do on this screen: add (if the rules let it add such records at all) and
+        edit, both only where it owns a record whose form can serve as the example."""
+        if not self.visible(view.datamodel.obj):
+            return []
+        with self.app.app_context():
+            adds = authority_truth.may_add(authority_truth.account(self.username), view.datamodel.obj)
+        return [mode for mode in ("add", "edit") if (f"can_{mode}", view.class_permission_name) in self.permissions
+                and (mode == "edit" or adds)]
 
     def _load_truth(self):
+        self._writable = {}
         with self.app.app_context():
             self.truth, _ = ground_truth(self.username)
             self.all_ids = {model: sorted(r.id for r in db.session.execute(db.select(model)).scalars())
@@ -514,7 +549,7 @@ class FormFuzzer:
                     connection.execute(sa.text(
                         "SELECT setval(pg_get_serial_sequence('organisation', 'id'), (SELECT max(id) FROM organisation))"))
             db.session.remove()
-        build_cases(self.app)
+        build_cases(self.app, recorded_by=self.recorded_by)
         with self.app.app_context():
             self.canonical = self.last = snapshot()
         self._load_truth()
@@ -523,8 +558,15 @@ class FormFuzzer:
             self.forms_valid_for = _without_audit(self.canonical)
 
     def visible(self, model):
-        seen = self.truth[model]
-        return self.all_ids[model] if seen is EVERY_ROW else sorted(seen)
+        """The account's records of this kind that it may edit (the write rules, tests/authority_truth.py)."""
+        if model not in self._writable:
+            seen = self.truth[model]
+            ids = self.all_ids[model] if seen is EVERY_ROW else sorted(seen)
+            with self.app.app_context():
+                acc = authority_truth.account(self.username)
+                self._writable[model] = [pk for pk in ids if authority_truth.may_edit(acc, db.session.get(model, pk))]
+                db.session.remove()
+        return self._writable[model]
 
     # -- building a post
 
@@ -887,6 +929,9 @@ class FormFuzzer:
                     allowed = {1} if mode == "add" else {before_row["version"], before_row["version"] + 1}
                 elif name == "id":
                     allowed = {saved}
+                elif column.info.get("set_by_portal"):
+                    # Who recorded it is the portal's to say: the account saving it, never the form.
+                    allowed = {self.recorder()[column.key]} if mode == "add" else {before_row[column.name]}
                 elif mode == "add":
                     allowed = {column_default(column)}
                 else:

@@ -31,7 +31,8 @@ from wtforms import BooleanField, DateField, DecimalField, HiddenField
 from wtforms.fields.core import UnboundField
 from wtforms.validators import DataRequired, Optional, ValidationError
 
-from models import AuditAction, AuditEntry, record_access
+from models import AuditAction, AuditEntry, authority, record_access
+from models.authority import NotAllowed
 from models.scope import is_broad, is_declared, limit_query, scope_joined, scope_per_row, visible_clause
 from reports.xlsx import XLSX_MIMETYPE, Column, XlsxWorkbook
 
@@ -598,6 +599,8 @@ class PortalModelView(ModelView):
             count=listing.count,
             pager=Pager(listing, view_name),
             pks=self.datamodel.get_keys(rows),
+            row_rights=self.row_rights(rows),
+            may_add=self.may_add(),
             actions=actions or self.actions,
             filters=filters,
             modelview_name=self.__class__.__name__,
@@ -628,26 +631,32 @@ class PortalModelView(ModelView):
             actions=actions or self.actions,
             fieldsets=self._visible_fieldsets(show_fieldsets or self.show_fieldsets),
             modelview_name=self.__class__.__name__,
+            may_edit=authority.may_edit(self.actor(), item),
+            may_delete=authority.may_delete(self.actor(), item),
         )
         return widgets
 
-    def _get_add_widget(self, form, exclude_cols=None, widgets=None):
+    def _get_add_widget(self, form, exclude_cols=None, widgets=None, readonly=None):
         widgets = widgets or {}
         widgets["add"] = self.add_widget(
             form=form,
             include_cols=self._visible(self.add_columns),
             exclude_cols=exclude_cols or [],
             fieldsets=self._visible_fieldsets(self.add_fieldsets),
+            readonly=readonly or {},
+            label_columns=self.label_columns,
         )
         return widgets
 
-    def _get_edit_widget(self, form, exclude_cols=None, widgets=None):
+    def _get_edit_widget(self, form, exclude_cols=None, widgets=None, readonly=None):
         widgets = widgets or {}
         widgets["edit"] = self.edit_widget(
             form=form,
             include_cols=self._visible(self.edit_columns),
             exclude_cols=exclude_cols or [],
             fieldsets=self._visible_fieldsets(self.edit_fieldsets),
+            readonly=readonly or {},
+            label_columns=self.label_columns,
         )
         return widgets
 
@@ -694,46 +703,94 @@ class PortalModelView(ModelView):
             if name in form:
                 form[name].data = related
 
+    # ---- who may write what: models.authority decides, the screens offer only that ------------
+
+    @staticmethod
+    def actor():
+        return authority.current_actor()
+
+    def may_add(self) -> bool:
+        return authority.may_add_model(self.actor(), self.datamodel.obj)
+
+    def row_rights(self, rows) -> dict:
+        """{pk: (may edit, may delete)} for a page's rows: the buttons a row offers."""
+        actor = self.actor()
+        return {row.id: (authority.may_edit(actor, row), authority.may_delete(actor, row)) for row in rows}
+
+    def _fix_fields(self, form, fixed):
+        """Take the fields the user may not choose out of the form; what they keep is shown as text."""
+        for name in fixed:
+            if name in form:
+                del form[name]
+        return {name: show_text(value) for name, value in fixed.items()}
+
+    def _refuse_crafted_values(self, form, fixed):
+        """A posted value for a field the form does not offer, different from what it keeps, is refused."""
+        for name, kept in fixed.items():
+            if name not in request.form:
+                continue
+            posted = {v for v in request.form.getlist(name) if v.strip()}
+            if isinstance(kept, (list, tuple, set)):
+                same = posted == {str(getattr(v, "id", v)) for v in kept}
+            else:
+                same = posted == ({str(getattr(kept, "id", kept))} if kept is not None else set())
+            if not same:
+                self._show_error(form, _l(
+                    "%(field)s cannot be changed by your organisation: who is party to a case is the coordinating "
+                    "organisation's call. Nothing was saved.", field=self.label_columns.get(name, name)))
+                return False
+        return True
+
     def _add(self):
+        if not self.may_add():
+            abort(403)
         filters = self._request_filters(disallow_if_not_in_search=False)
         exclude_cols = filters.get_relation_cols()
         form = self._prepare_form(self.add_form.refresh())
+        fixed = authority.fixed_on_form(self.actor(), self.datamodel.obj)
+        readonly = self._fix_fields(form, fixed)
         self._related_from_url(form, filters)
         if request.method == "POST":
-            if form.validate() and self._save(form, self.datamodel.obj(), is_new=True):
+            if (form.validate() & self._refuse_crafted_values(form, fixed)
+                    and self._save(form, self.datamodel.obj(), is_new=True, fixed=fixed)):
                 return None
         else:
             self.update_redirect()
-        return self._get_add_widget(form=form, exclude_cols=exclude_cols)
+        return self._get_add_widget(form=form, exclude_cols=exclude_cols, readonly=readonly)
 
     def _edit(self, pk):
         item = self.datamodel.get(pk, self._base_filters)
         if item is None:
             abort(404)
+        if not authority.may_edit(self.actor(), item):
+            abort(403)
         filters = self._request_filters(disallow_if_not_in_search=False)
         exclude_cols = filters.get_relation_cols()
         pk = self.datamodel.get_pk_value(item)
+        fixed = authority.fixed_on_form(self.actor(), self.datamodel.obj, item)
         if request.method == "POST":
             form = self._prepare_form(self.edit_form.refresh(request.form))
+            readonly = self._fix_fields(form, fixed)
             self._related_from_url(form, filters)
             form._id = pk
             if str(item.version) != (form.row_version.data or ""):
                 form.row_version.errors = [CONFLICT_MESSAGE]
                 flash(CONFLICT_MESSAGE, "danger")
-            elif form.validate() and self._save(form, item, is_new=False):
+            elif form.validate() & self._refuse_crafted_values(form, fixed) and self._save(form, item, is_new=False):
                 return None
         else:
             form = self._prepare_form(self.edit_form.refresh(obj=item))
+            readonly = self._fix_fields(form, fixed)
             form.row_version.data = str(item.version)
             self.prefill_form(form, pk)
             self.update_redirect()
-        widgets = self._get_edit_widget(form=form, exclude_cols=exclude_cols)
+        widgets = self._get_edit_widget(form=form, exclude_cols=exclude_cols, readonly=readonly)
         widgets["record_name"] = str(item)
         return self._get_related_views_widgets(
             item, filters={}, orders={}, pages={}, page_sizes={}, widgets=widgets
         )
 
-    def _save(self, form, item, is_new: bool) -> bool:
+    def _save(self, form, item, is_new: bool, fixed=None) -> bool:
         """Populate, check the process rules and commit; on any refusal roll back and say why."""
         session = self.datamodel.session
         try:
@@ -741,6 +798,8 @@ class PortalModelView(ModelView):
             with session.no_autoflush:
                 self.process_form(form, is_new)
                 form.populate_obj(item)
+                for name, value in (fixed or {}).items():
+                    setattr(item, name, value)
                 self.validate_item(item, form)
             if is_new:
                 self.pre_add(item)
@@ -750,7 +809,7 @@ class PortalModelView(ModelView):
             session.flush()
             self._check_still_in_scope(item)
             session.commit()
-        except DomainError as error:
+        except (DomainError, NotAllowed) as error:
             session.rollback()
             self._show_error(form, error.message, error.field)
             return False
@@ -815,6 +874,8 @@ class PortalModelView(ModelView):
         item = self.datamodel.get(pk, self._base_filters)
         if item is None:
             abort(404)
+        if not authority.may_delete(self.actor(), item):
+            abort(403)
         blockers = linked_records(item)
         if blockers:
             flash(
@@ -828,7 +889,7 @@ class PortalModelView(ModelView):
             self.pre_delete(item)
             session.delete(item)
             session.commit()
-        except DomainError as error:
+        except (DomainError, NotAllowed) as error:
             session.rollback()
             flash(error.message, "danger")
             return

@@ -6,7 +6,7 @@ from sqlalchemy.orm import joinedload, selectinload
 from sqlalchemy.orm.exc import StaleDataError
 
 from models import (
-    Agreement, Evaluation, Intervention, Obligation, StatusChange, Step, StepRefused, Trajectory, TrajectoryOutcome,
+    authority, Agreement, SigningParty, Evaluation, Intervention, Obligation, StatusChange, Step, StepRefused, Trajectory, TrajectoryOutcome,
     TrajectoryStatus, allowed_steps,
 )
 from models.workflow import EARLY_OUTCOMES
@@ -91,12 +91,25 @@ class TrajectoryView(PortalModelView):
         "relapse_followup_date": [NotInFuture()],
     }
     related_views = [AgreementView, DebtView, EvaluationView]
+    # Each step says itself who may take it (models.authority.TRAJECTORY_STEP_TAKERS); the
+    # municipality's Finance staff close their financial overview.
+    restricted_permissions = {"can_step": ("Coordinator", "Caseworker", "Finance")}
 
     def _get_show_widget(self, pk, item, **kwargs):
         widgets = super()._get_show_widget(pk, item, **kwargs)
         widgets["current_agreement"] = item.agreements[0] if item.agreements else None
         widgets["trajectory"] = item
-        widgets["steps"] = allowed_steps(item) if self.appbuilder.sm.has_access("can_step", self.class_permission_name) else []
+        actor = self.actor()
+        sm = self.appbuilder.sm
+        widgets["steps"] = [target for target in allowed_steps(item) if authority.may_take_step(actor, item, target)] \
+            if sm.has_access("can_step", self.class_permission_name) else []
+        agreement = widgets["current_agreement"]
+        widgets["agreement_steps"] = AgreementView.steps_for(actor, agreement) if agreement is not None else []
+        widgets["may_add_obligation"] = agreement is not None and sm.has_access("can_add", "ObligationView") and (
+            authority.obligation_refusal(actor, agreement, SigningParty.tenant, None) is None)
+        widgets["may_add_signature"] = agreement is not None and sm.has_access("can_add", "SignatureView") and any(
+            authority.sign_refusal(actor, agreement, party, organisation) is None
+            for party, organisation in ((SigningParty.tenant, None), (SigningParty.organisation, actor.organisation_id)))
         widgets["open_interventions"] = [
             intervention for evaluation in item.evaluations for intervention in evaluation.interventions
             if intervention.is_open
@@ -117,9 +130,11 @@ class TrajectoryView(PortalModelView):
         trajectory = self.datamodel.get(pk, self._base_filters)
         if trajectory is None or target not in TrajectoryStatus.__members__:
             abort(404)
+        if not authority.may_take_step(self.actor(), trajectory, TrajectoryStatus(target)):
+            abort(403)
         sm = self.appbuilder.sm
         step = Step(
-            trajectory, TrajectoryStatus(target), user=sm.current_user, remark=request.form.get("remark"),
+            trajectory, TrajectoryStatus(target), user=sm.current_user, actor=self.actor(), remark=request.form.get("remark"),
             outcome=_outcome(request.form.get("outcome")), override_reason=request.form.get("override_reason"),
             may_override=sm.may_override_minimum_duration(),
             minimum_years=current_app.config["MINIMUM_DURATION_YEARS"],
@@ -170,3 +185,4 @@ def _needs_override(step) -> bool:
     except StepRefused:
         return True
     return False
+
