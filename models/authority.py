@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from flask import g, has_request_context
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import event
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import MANYTOONE, Session
 
 from .agreement import Agreement, Obligation, Signature
 from .enums import AgreementStatus, OrganisationKind, SigningParty, TrajectoryStatus
@@ -82,9 +82,22 @@ def owner_column(model):
     return getattr(model, "__owner__", None)
 
 
+def reference(record, column_name):
+    """The id a foreign-key column holds, or will hold once flushed: a related object set on a new or
+    changed record fills its column only during the flush, after the rules are asked."""
+    mapper = sa.inspect(type(record))
+    for relation in mapper.relationships:
+        if relation.direction is MANYTOONE and {c.key for c in relation.local_columns} == {column_name}:
+            state = sa.inspect(record)
+            if relation.key in state.dict:
+                related = state.dict[relation.key]
+                return related.id if related is not None else None
+    return getattr(record, column_name)
+
+
 def owner_id(record):
     column = owner_column(type(record))
-    return getattr(record, column) if column else None
+    return reference(record, column) if column else None
 
 
 def case_link(model):
@@ -159,7 +172,7 @@ def sign_refusal(actor, agreement, party, organisation_id):
 
 
 def signing_refusal(actor, signature):
-    return sign_refusal(actor, signature.agreement, signature.party, signature.organisation_id)
+    return sign_refusal(actor, signature.agreement, signature.party, reference(signature, "organisation_id"))
 
 
 def obligation_refusal(actor, agreement, party, organisation_id):
@@ -173,7 +186,7 @@ def obligation_refusal(actor, agreement, party, organisation_id):
 
 
 def _obligation_refusal(actor, obligation):
-    return obligation_refusal(actor, obligation.agreement, obligation.party, obligation.organisation_id)
+    return obligation_refusal(actor, obligation.agreement, obligation.party, reference(obligation, "organisation_id"))
 
 
 def add_refusal(actor, record):
@@ -186,16 +199,18 @@ def add_refusal(actor, record):
     if isinstance(record, Organisation):
         return _l("Only the coordinating organisation adds organisations.")
     if isinstance(record, Tenant):
-        if actor.organisation_kind != OrganisationKind.housing_corporation or record.housing_corporation_id != own:
+        if actor.organisation_kind != OrganisationKind.housing_corporation or (
+                reference(record, "housing_corporation_id") != own):
             return _l("A tenant is registered by its own housing corporation or by the coordinating organisation.")
     if isinstance(record, Trajectory):
-        if actor.organisation_kind != OrganisationKind.housing_corporation or record.referring_organisation_id != own:
+        if actor.organisation_kind != OrganisationKind.housing_corporation or (
+                reference(record, "referring_organisation_id") != own):
             return _l("A housing corporation refers its own tenants; who else takes part is the coordinating "
                       "organisation's call.")
         if record.coordinator is not None or record.counsellor is not None or any(
                 o.id != own for o in record.involved_organisations):
             return _l("Who is party to a case is decided by the coordinating organisation.")
-    if isinstance(record, Contact) and record.organisation_id != own:
+    if isinstance(record, Contact) and reference(record, "organisation_id") != own:
         return _l("You can add contacts of your own organisation only.")
     if isinstance(record, Signature):
         return signing_refusal(actor, record)
@@ -240,7 +255,7 @@ def delete_refusal(actor, record):
     if isinstance(record, Tenant):
         return _l("Only the coordinating organisation deletes a tenant.")
     if isinstance(record, Trajectory):
-        if record.status != TrajectoryStatus.referred or record.referring_organisation_id != actor.organisation_id:
+        if record.status != TrajectoryStatus.referred or owner_id(record) != actor.organisation_id:
             return _l("Only the coordinating organisation deletes a trajectory; the referring organisation may "
                       "withdraw its referral while it is still referred.")
         return None

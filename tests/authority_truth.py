@@ -116,9 +116,12 @@ def may_take_step(acc: Account, trajectory, target) -> bool:
 
 
 def may_take_agreement_step(acc: Account, agreement, target) -> bool:
+    """Offering for signature and back to draft: the drafter or the coordinator; in force and ending: the coordinator."""
     if target in (AgreementStatus.in_force, AgreementStatus.ended):
         return acc.leads
-    return acc.leads or (acc.roles & {"Caseworker"} and agreement.recorded_by_organisation_id == acc.organisation_id)
+    if target not in (AgreementStatus.awaiting_signatures, AgreementStatus.draft):
+        return False  # "superseded" is no step: a newer version coming into force does it
+    return acc.leads or bool(acc.roles & {"Caseworker"} and agreement.recorded_by_organisation_id == acc.organisation_id)
 
 
 def may_add(acc: Account, model) -> bool:
