@@ -22,7 +22,7 @@ PERMISSION_FILTERS = ("is_item_visible", "is_menu_visible", "get_actions_on_list
 ERROR_PAGES = {
     400: (_l("This request cannot be handled"),
           _l("Something in the address or the form does not fit. Go back, check what you entered and try again.")),
-    403: (_l("No access"),
+    403: (_l("You do not have permission for this"),
           _l("Your role does not allow this page or action. Ask your coordinator if you need it for your work.")),
     404: (_l("Not found"),
           _l("This page or record does not exist, or it is not one of your organisation's cases.")),
