@@ -20,6 +20,8 @@ PORTAL_ROLES = (ADMIN, COORDINATOR, CASEWORKER, FINANCE, VIEWER)
 # Roles that see every case and the special-category fields, whatever their organisation.
 ALL_CASES_ROLES = {ADMIN, COORDINATOR}
 SENSITIVE_FIELD_ROLES = {ADMIN, COORDINATOR}
+# Roles that see who opened or exported a record; the partners see only its changes.
+ACCESS_ENTRY_ROLES = {ADMIN, COORDINATOR}
 
 READ_PERMISSIONS = ("can_list", "can_show", "can_export_xlsx")
 # FAB routes the portal does not use (no uploaded files, no bulk actions yet).
@@ -140,6 +142,10 @@ class PortalSecurityManager(SecurityManager):
 
     def sees_sensitive_fields(self, user=None) -> bool:
         return bool(self.role_names(self._user(user)) & SENSITIVE_FIELD_ROLES)
+
+    def sees_access_entries(self, user=None) -> bool:
+        """Whether a record's history shows who opened or exported it, besides its changes."""
+        return bool(self.role_names(self._user(user)) & ACCESS_ENTRY_ROLES)
 
     def sync_portal_roles(self, portal_views) -> None:
         """Create the portal roles and set their permissions from the views' declarations."""
