@@ -38,6 +38,11 @@ class AuditAction(LabelledEnum):
             cls.subject_access: _l("Subject access export"), cls.anonymise: _l("Anonymised"),
         }
 
+    @classmethod
+    def accesses(cls) -> frozenset:
+        """The actions that say who read a record (opened or exported it), not how it changed."""
+        return frozenset({cls.view, cls.export, cls.workbook, cls.subject_access})
+
 
 class AuditEntry(Model):
     """One audited event. User and organisation are copied, so the entry outlives the account."""

@@ -46,6 +46,28 @@ def test_a_missing_record_is_a_portal_page_in_the_users_language(login, world):
     assert _title(html) == "Niet gevonden – Laatste Kans" and "Hoofdmenu" in html
 
 
+@pytest.mark.parametrize("language,heading", [
+    ("nl", "U hebt hier geen toestemming voor"), ("en", "You do not have permission for this"),
+])
+@pytest.mark.parametrize("username,url", [("viewer", "/debtview/add"), ("portaal", "/auditview/list/")])
+def test_a_refused_page_is_a_portal_page_in_the_users_language(login, world, language, heading, username, url):
+    client = login(username)
+    client.get(f"/language/{language}?next=/")
+    response = client.get(url)
+    html = response.get_data(as_text=True)
+    assert response.status_code == 403
+    assert _title(html) == f"{heading} – Laatste Kans" and f'<html lang="{language}">' in html
+    assert 'class="col-md-8 col-md-offset-2 portal-error"' in html and "<form" not in html
+
+
+def test_a_refused_form_post_is_the_same_portal_page(login, world):
+    client = login("viewer")
+    client.get("/language/en?next=/")
+    response = client.post_form("/debtview/add", {"creditor": "Eneco"}, form_url="/resetmypassword/form")
+    assert response.status_code == 403
+    assert _title(response.get_data(as_text=True)) == "You do not have permission for this – Laatste Kans"
+
+
 def test_the_api_gets_no_portal_pages(app, world):
     response = app.test_client().get("/api/v1/nothing-here")
     assert response.status_code == 404 and "Hoofdmenu" not in response.get_data(as_text=True)

@@ -617,9 +617,11 @@ class PortalModelView(ModelView):
         widgets["describe_changes"] = ChangeDescriber(
             self.datamodel.session, security_manager().case_scope(), self.label_columns
         )
+        history = sa.select(AuditEntry).where(AuditEntry.record_type == table, AuditEntry.record_id == item.id)
+        if not security_manager().sees_access_entries():
+            history = history.where(AuditEntry.action.not_in(AuditAction.accesses()))
         widgets["history"] = self.datamodel.session.execute(
-            sa.select(AuditEntry).where(AuditEntry.record_type == table, AuditEntry.record_id == item.id)
-            .order_by(AuditEntry.at.desc(), AuditEntry.id.desc()).limit(25)
+            history.order_by(AuditEntry.at.desc(), AuditEntry.id.desc()).limit(25)
         ).scalars().all()
         columns = self._visible(self.show_columns)
         widgets["show"] = self.show_widget(

@@ -10,15 +10,19 @@ from flask import current_app, redirect, render_template, request, session, url_
 from flask_appbuilder import BaseView, expose
 from flask_babel import get_locale, refresh
 from flask_babel import lazy_gettext as _l
+from jinja2 import pass_context
 from werkzeug.exceptions import HTTPException
 
 log = logging.getLogger(__name__)
+
+# Flask-AppBuilder's template filters that answer for the logged-in user.
+PERMISSION_FILTERS = ("is_item_visible", "is_menu_visible", "get_actions_on_list", "get_actions_on_show")
 
 # Error pages staff can meet; every other status keeps Werkzeug's plain answer.
 ERROR_PAGES = {
     400: (_l("This request cannot be handled"),
           _l("Something in the address or the form does not fit. Go back, check what you entered and try again.")),
-    403: (_l("No access"),
+    403: (_l("You do not have permission for this"),
           _l("Your role does not allow this page or action. Ask your coordinator if you need it for your work.")),
     404: (_l("Not found"),
           _l("This page or record does not exist, or it is not one of your organisation's cases.")),
@@ -105,12 +109,24 @@ def error_page(error: HTTPException):
     return body, error.code
 
 
+def per_request(check):
+    """`check` as a filter that Jinja runs at every rendering, never while compiling."""
+    # Jinja computes a plain filter with constant arguments (`'can_add' | is_item_visible('EvaluationView')`)
+    # once, when it compiles the template: for whoever's page came first, and then for everyone.
+
+    @pass_context
+    def checked(context, *args, **kwargs):
+        return check(*args, **kwargs)
+
+    return checked
+
+
 def favicon():
     return current_app.send_static_file("favicon.svg")
 
 
 def init_layout(app, appbuilder) -> None:
-    """Template helpers, the language switch, the error pages and the favicon."""
+    """Template helpers, permission filters checked per request, the language switch, the error pages, the favicon."""
     appbuilder.add_view_no_menu(LanguageView())
     from .formatting import show_status
 
@@ -118,6 +134,8 @@ def init_layout(app, appbuilder) -> None:
         current_language=current_language, page_title=page_title, language_links=language_links,
         active_view_name=active_view_name, show_status=show_status,
     )
+    for name in PERMISSION_FILTERS:
+        app.jinja_env.filters[name] = per_request(app.jinja_env.filters[name])
     for code in ERROR_PAGES:
         app.register_error_handler(code, error_page)
     # Browsers ask for /favicon.ico whatever the page says; answer it instead of logging a 404.

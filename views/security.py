@@ -1,5 +1,6 @@
 """Roles, permissions and the scope of the logged-in user, decided in one place."""
 from flask import g
+from flask_appbuilder.const import PERMISSION_PREFIX
 from flask_appbuilder.security.sqla.manager import SecurityManager
 from flask_appbuilder.security.views import (
     AuthDBView, ResetMyPasswordView, RoleModelView, UserDBModelView, UserInfoEditView,
@@ -19,6 +20,8 @@ PORTAL_ROLES = (ADMIN, COORDINATOR, CASEWORKER, FINANCE, VIEWER)
 # Roles that see every case and the special-category fields, whatever their organisation.
 ALL_CASES_ROLES = {ADMIN, COORDINATOR}
 SENSITIVE_FIELD_ROLES = {ADMIN, COORDINATOR}
+# Roles that see who opened or exported a record; the partners see only its changes.
+ACCESS_ENTRY_ROLES = {ADMIN, COORDINATOR}
 
 READ_PERMISSIONS = ("can_list", "can_show", "can_export_xlsx")
 # FAB routes the portal does not use (no uploaded files, no bulk actions yet).
@@ -140,6 +143,10 @@ class PortalSecurityManager(SecurityManager):
     def sees_sensitive_fields(self, user=None) -> bool:
         return bool(self.role_names(self._user(user)) & SENSITIVE_FIELD_ROLES)
 
+    def sees_access_entries(self, user=None) -> bool:
+        """Whether a record's history shows who opened or exported it, besides its changes."""
+        return bool(self.role_names(self._user(user)) & ACCESS_ENTRY_ROLES)
+
     def sync_portal_roles(self, portal_views) -> None:
         """Create the portal roles and set their permissions from the views' declarations."""
         wanted = {role: set(OWN_ACCOUNT_PERMISSIONS) for role in PORTAL_ROLES if role != ADMIN}
@@ -164,12 +171,8 @@ class PortalSecurityManager(SecurityManager):
                     wanted[role] |= {(p, name) for p in permissions & set(READ_PERMISSIONS)}
                 if role in writers:
                     wanted[role] |= {(p, name) for p in permissions - set(READ_PERMISSIONS) - NEVER_GRANTED}
-        portal_view_set = set(portal_views)
-        for menu in self.appbuilder.menu.get_list():
-            shown = [c.name for c in [menu, *menu.childs] if getattr(c, "baseview", None) in portal_view_set]
-            if shown:
-                for role in wanted:
-                    wanted[role] |= {("menu_access", name) for name in {menu.name, *shown}}
+        for permissions in wanted.values():
+            permissions |= self._menu_access(set(portal_views), permissions)
         for role_name, permissions in wanted.items():
             role = self.add_role(role_name) or self.find_role(role_name)
             keep = []
@@ -179,3 +182,19 @@ class PortalSecurityManager(SecurityManager):
                     keep.append(pv)
             role.permissions = keep
         self.session.commit()
+
+    def _menu_access(self, portal_views, permissions) -> set:
+        """Menu entries a role with `permissions` can open (no dead ends), and the categories holding them."""
+        granted = set()
+        for menu in self.appbuilder.menu.get_list():
+            entries = [item for item in [menu, *menu.childs] if getattr(item, "baseview", None) in portal_views]
+            opened = {item.name for item in entries if _opens(item.baseview, permissions)}
+            if opened:
+                granted |= {("menu_access", name) for name in {menu.name, *opened}}
+        return granted
+
+
+def _opens(view, permissions) -> bool:
+    """Whether `permissions` include the one the view's page behind its menu entry checks."""
+    page = PERMISSION_PREFIX + view.get_method_permission(view.default_view)
+    return (page, view.class_permission_name) in permissions
