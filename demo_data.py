@@ -709,6 +709,22 @@ class _DemoBuilder:
             tenant = self._add_tenant(number, plan)
             for course in plan.courses:
                 self._add_trajectory(tenant, course, team=self._team(number))
+        db.session.flush()
+        self._name_recorders()
+
+    def _name_recorders(self) -> None:
+        """Who recorded what, as the policy divides the work: the coordinator draws up agreements and runs
+        evaluations, the municipality makes the financial overview, the corporation records its own arrears,
+        and every party signs for itself (the coordinator records the tenant's paper signature)."""
+        coordinator = self.organisations[VIERDE_HUIS].id
+        for model in (Agreement, Obligation, Evaluation, Intervention):
+            db.session.execute(sa.update(model).values(recorded_by_organisation_id=coordinator))
+        db.session.execute(sa.update(Signature).values(recorded_by_organisation_id=sa.func.coalesce(
+            Signature.organisation_id, coordinator)))
+        municipality = self.organisations[GEMEENTE].id
+        referrer = sa.select(Trajectory.referring_organisation_id).where(Trajectory.id == Debt.trajectory_id)
+        db.session.execute(sa.update(Debt).values(recorded_by_organisation_id=sa.case(
+            (Debt.category == DebtCategory.rent_arrears, referrer.scalar_subquery()), else_=municipality)))
 
     # -- parties ------------------------------------------------------------------------------
 
