@@ -53,7 +53,10 @@ def test_a_caseworker_registers_a_new_tenant_and_refers_them(app, staff, world):
     page = portaal.page
     assert page.get_by_text("Velden met een * zijn verplicht.").is_visible()
     required = [" ".join(t.split()) for t in page.locator("label:has(.portal-required)").all_inner_texts()]
-    assert {"Cliëntnummer *", "Voornaam *", "Achternaam *", "Woningcorporatie *"} <= set(required)
+    assert {"Cliëntnummer *", "Voornaam *", "Achternaam *"} <= set(required)
+    # A corporation registers its own tenants: the corporation is shown, not chosen.
+    corporation = page.locator(".portal-readonly").filter(has_text="Woningcorporatie")
+    assert "Portaal" in corporation.inner_text()
 
     # Everything but the last name: the save is refused, and all that was typed and chosen stays.
     portaal.fill("client_number", "LK-2026-0101")
@@ -63,7 +66,6 @@ def test_a_caseworker_registers_a_new_tenant_and_refers_them(app, staff, world):
     portaal.fill("house_number", "41")
     portaal.fill("postcode", "3527 gb")
     portaal.fill("city", "Utrecht")
-    portaal.choose("housing_corporation", "Portaal")
     portaal.fill("rental_contract_number", "POR-88123")
     portaal.fill("monthly_rent", "645,50")
     portaal.choose("household", "Gezin met kinderen")
@@ -73,7 +75,7 @@ def test_a_caseworker_registers_a_new_tenant_and_refers_them(app, staff, world):
     assert "Dit veld is vereist." in " ".join(portaal.messages())
     assert page.locator("#last_name").get_attribute("aria-invalid") == "true"
     for field, shown in {"client_number": "LK-2026-0101", "first_name": "Fatima", "date_of_birth": "1985-03-14",
-                         "monthly_rent": "645,50", "housing_corporation": "Portaal", "household": "Gezin met kinderen"}.items():
+                         "monthly_rent": "645,50", "household": "Gezin met kinderen"}.items():
         assert portaal.field_shows(field) == shown, field
     portaal.shot("tenant-form-refused")
 
@@ -83,16 +85,17 @@ def test_a_caseworker_registers_a_new_tenant_and_refers_them(app, staff, world):
     tenant = _one(app, Tenant, Tenant.client_number == "LK-2026-0101")
     assert (tenant.monthly_rent, tenant.postcode, tenant.date_of_birth) == (Decimal("645.50"), "3527 GB", date(1985, 3, 14))
 
-    # The referral: the tenant is found by typing, the reasons ticked, the partners chosen.
+    # The referral: the tenant is found by typing, the reasons ticked; the corporation refers as itself,
+    # and who else takes part is the coordinator's call.
     portaal.menu("Casussen", "Trajecten")
     portaal.click(page.get_by_role("link", name="Toevoegen", exact=True))
     assert portaal.heading() == "Huurder aanmelden"
     portaal.choose("tenant", "El Idrissi", exact=False)
-    portaal.choose("referring_organisation", "Portaal")
+    assert "Portaal" in page.locator(".portal-readonly").filter(has_text="Aanmeldende organisatie").inner_text()
+    assert page.locator("#involved_organisations").count() == 0
     portaal.fill("referral_date", TODAY.isoformat())
     page.get_by_label("Huurachterstand").check()
     page.get_by_label("Overlast").check()
-    portaal.choose("involved_organisations", *INVOLVED)
     portaal.fill("notes", "Huurachterstand van vier maanden; klachten van buren over geluid.")
     portaal.shot("referral-form")
     portaal.save()
@@ -101,8 +104,11 @@ def test_a_caseworker_registers_a_new_tenant_and_refers_them(app, staff, world):
     portaal.click(_row(portaal, "LK-2026-0101").get_by_role("link", name="Bekijken"))
     assert portaal.heading() == "Traject: LK-2026-0101 – Fatima El Idrissi"
     assert page.locator("#lifecycle .panel-title").inner_text() == "Status: Aangemeld"
-    involved = page.get_by_role("row").filter(has=page.get_by_role("rowheader", name="Betrokken organisaties"))
-    assert involved.get_by_role("cell").inner_text() == "Buurtteam Overvecht, Gemeente Utrecht, Het Vierde Huis"
+    referrer = page.get_by_role("row").filter(has=page.get_by_role("rowheader", name="Aanmeldende organisatie"))
+    assert referrer.get_by_role("cell").inner_text() == "Portaal"
+    # The referrer may withdraw its own referral while it is still referred, but not take the next step.
+    assert page.locator(".portal-record-buttons").get_by_role("button", name="Verwijderen").count() == 1
+    assert page.get_by_role("link", name="Volgende stap: Intake").count() == 0
     portaal.shot("trajectory-referred")
     trajectory = _one(app, Trajectory, Trajectory.tenant_id == tenant.id)
     assert trajectory.status == TrajectoryStatus.referred and trajectory.referral_date == TODAY
@@ -229,9 +235,13 @@ def test_the_coordinator_takes_a_referral_through_intake_financial_overview_and_
     coordinator.fill("drawn_up_on", TODAY.isoformat())
     coordinator.fill("valid_from", TODAY.isoformat())
     coordinator.fill("valid_until", (TODAY + timedelta(days=730)).isoformat())
-    coordinator.choose("status", "Wacht op ondertekening")
+    assert coordinator.page.locator("#status").count() == 0  # the status moves by its steps only
     coordinator.save()
     assert "De woonbegeleidingsovereenkomst is toegevoegd." in coordinator.messages()
+    current = coordinator.page.locator("#current-agreement")
+    assert "Concept" in current.inner_text()
+    coordinator.click(current.get_by_role("button", name="Ter ondertekening aanbieden"))
+    assert "De overeenkomst is nu: Wacht op ondertekening." in coordinator.messages()
     current = coordinator.page.locator("#current-agreement")
     assert "Nog te ondertekenen: Huurder, Portaal, Buurtteam Overvecht, Gemeente Utrecht, Het Vierde Huis" in current.inner_text()
     _sign(coordinator, "Huurder", "Daan Vermeulen")
@@ -241,9 +251,12 @@ def test_the_coordinator_takes_a_referral_through_intake_financial_overview_and_
                                            ("buurtteam", "Buurtteam Overvecht", "Tom de Lange")):
         party = staff(username)
         _open_trajectory(party, "LK-2026-0202")
-        _sign(party, "Organisatie", person, organisation)
+        # A party signs for itself: its own organisation is shown, not chosen.
+        _sign(party, "Organisatie", person)
     coordinator.goto(f"/trajectoryview/show/{referred}")
-    assert "Door alle partijen ondertekend" in coordinator.page.locator("#current-agreement").inner_text()
+    current = coordinator.page.locator("#current-agreement").inner_text()
+    assert "Door alle partijen ondertekend" in current
+    assert "vastgelegd door Het Vierde Huis namens Gemeente Utrecht" in current
     coordinator.shot("trajectory-signed")
     with app.app_context():
         parties = db.session.execute(
