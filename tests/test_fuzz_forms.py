@@ -934,6 +934,10 @@ class FormFuzzer:
                     allowed = {self.recorder()[column.key]} if mode == "add" else {before_row[column.name]}
                 elif mode == "add":
                     allowed = {column_default(column)}
+                    if any(fk.column.table.name == "organisation" for fk in column.foreign_keys):
+                        # A party the account may not choose is its own organisation (the referrer, the
+                        # tenant's corporation, a contact's or signature's organisation): shown, not posted.
+                        allowed.add(self.recorder()["recorded_by_organisation_id"])
                 else:
                     allowed = {before_row[column.name]}
                 if _plain(stored) not in {_plain(a) for a in allowed}:
