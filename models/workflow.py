@@ -10,7 +10,7 @@ from dateutil.relativedelta import relativedelta
 from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import relationship
 
-from .base import Model, enum_column
+from .base import TEXT_MAX_LENGTH, Model, enum_column
 from .enums import AgreementStatus, EvictionJudgment, TrajectoryOutcome, TrajectoryStatus as Status
 
 NEXT_STEP = {
@@ -51,6 +51,9 @@ class StatusChange(Model):
 class Step:
     """Move one trajectory to `target`; `validate()` first, then `run()`."""
 
+    # The longest remark or reason (the form states it).
+    max_text = TEXT_MAX_LENGTH
+
     def __init__(self, trajectory, target: Status, user=None, remark=None, outcome=None,
                  override_reason=None, may_override=False, today=None, minimum_years=2):
         self.trajectory = trajectory
@@ -65,6 +68,9 @@ class Step:
 
     def validate(self):
         trajectory, target = self.trajectory, self.target
+        if max(len(self.remark or ""), len(self.override_reason or "")) > self.max_text:
+            raise StepRefused(_l("Use at most %(maximum)s characters for the remark and the reason.",
+                                 maximum=self.max_text))
         if target not in allowed_steps(trajectory):
             raise StepRefused(_l("A trajectory that is %(now)s cannot go to %(target)s.",
                                  now=trajectory.status.label, target=target.label))
