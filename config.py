@@ -55,6 +55,8 @@ class Config:
     TRUSTED_PROXY_COUNT = _int_env("TRUSTED_PROXY_COUNT", 0)
     # A session without a request for this long is logged out.
     SESSION_IDLE_MINUTES = _int_env("SESSION_IDLE_MINUTES", 30)
+    # However active, a session ends this long after its login (a stolen cookie kept busy ends too).
+    SESSION_ABSOLUTE_HOURS = _int_env("SESSION_ABSOLUTE_HOURS", 12)
     SESSION_COOKIE_HTTPONLY = True
     SESSION_COOKIE_SAMESITE = "Lax"
     # Always True in production (init_hardening enforces it, also when PORTAL_ENV is set per app).

@@ -20,6 +20,9 @@ Model.metadata.naming_convention = {
 }
 
 Money = sa.Numeric(12, 2)
+# The longest text a form takes for a Text column, which has no length of its own: far more than any
+# note needs, and a stop to a whole document pasted into a field.
+TEXT_MAX_LENGTH = 10_000
 
 
 class LabelledEnum(str, enum.Enum):

@@ -20,7 +20,7 @@ class Organisation(VersionedMixin, Model):
     kind = enum_column(OrganisationKind, nullable=False, index=True, info={"label": _l("Kind")})
     city = sa.Column(sa.String(100), info={"label": _l("City")})
     phone = sa.Column(sa.String(30), info={"label": _l("Phone")})
-    email = sa.Column(sa.String(254), info={"label": _l("E-mail")})
+    email = sa.Column(sa.String(254), info={"label": _l("E-mail"), "format": "email"})
 
     contacts = relationship("Contact", back_populates="organisation", order_by="Contact.name")
 
@@ -52,7 +52,7 @@ class Contact(VersionedMixin, Model):
     )
     name = sa.Column(sa.String(150), nullable=False, info={"label": _l("Name")})
     function = sa.Column(sa.String(100), info={"label": _l("Function")})
-    email = sa.Column(sa.String(254), info={"label": _l("E-mail")})
+    email = sa.Column(sa.String(254), info={"label": _l("E-mail"), "format": "email"})
     phone = sa.Column(sa.String(30), info={"label": _l("Phone")})
 
     organisation = relationship("Organisation", back_populates="contacts", info={"label": _l("Organisation")})

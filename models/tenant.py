@@ -36,7 +36,7 @@ class Tenant(VersionedMixin, Model):
     postcode = sa.Column(sa.String(7), info={"label": _l("Postcode")})
     city = sa.Column(sa.String(100), info={"label": _l("City")})
     phone = sa.Column(sa.String(30), info={"label": _l("Phone")})
-    email = sa.Column(sa.String(254), info={"label": _l("E-mail")})
+    email = sa.Column(sa.String(254), info={"label": _l("E-mail"), "format": "email"})
     household = enum_column(Household, info={"label": _l("Household")})
     household_size = sa.Column(sa.Integer, info={"label": _l("Household size")})
     housing_corporation_id = sa.Column(

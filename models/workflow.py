@@ -11,7 +11,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import relationship
 
 from . import authority
-from .base import Model, enum_column
+from .base import TEXT_MAX_LENGTH, Model, enum_column
 from .enums import AgreementStatus, EvictionJudgment, TrajectoryOutcome, TrajectoryStatus as Status
 
 NEXT_STEP = {
@@ -52,6 +52,9 @@ class StatusChange(Model):
 class Step:
     """Move one trajectory to `target`; `validate()` first, then `run()`."""
 
+    # The longest remark or reason (the form states it).
+    max_text = TEXT_MAX_LENGTH
+
     def __init__(self, trajectory, target: Status, user=None, remark=None, outcome=None,
                  override_reason=None, may_override=False, today=None, minimum_years=2, actor=None):
         self.trajectory = trajectory
@@ -68,6 +71,9 @@ class Step:
 
     def validate(self):
         trajectory, target = self.trajectory, self.target
+        if max(len(self.remark or ""), len(self.override_reason or "")) > self.max_text:
+            raise StepRefused(_l("Use at most %(maximum)s characters for the remark and the reason.",
+                                 maximum=self.max_text))
         if target not in allowed_steps(trajectory):
             raise StepRefused(_l("A trajectory that is %(now)s cannot go to %(target)s.",
                                  now=trajectory.status.label, target=target.label))

@@ -18,7 +18,6 @@ from conftest import PASSWORD, PortalClient, messages
 from models import Debt, PortalUser, Tenant, db
 from views.hardening import LAST_ACTIVITY_KEY, password_complexity, password_problems
 
-API_LOGIN = "/api/v1/security/login"
 REDIS_URI = "redis://127.0.0.1:6379/15"
 STRONG = "Lang-genoeg-2026!"
 
@@ -51,12 +50,6 @@ def client_from(app, address, **headers) -> PortalClient:
 
 def form_login(app, username, password, address="10.9.9.9", **headers):
     return client_from(app, address, **headers).post_form("/login/", {"username": username, "password": password})
-
-
-def api_login(app, username, password, address="10.9.9.9"):
-    client = app.test_client()
-    client.environ_base["REMOTE_ADDR"] = address
-    return client.post(API_LOGIN, json={"username": username, "password": password, "provider": "db"})
 
 
 BLOCKED_MESSAGES = ("Too many failed login attempts", "Te veel mislukte aanmeldpogingen")
@@ -97,10 +90,6 @@ def test_failed_logins_per_account_block_even_the_right_password(app, world):
 
     response = form_login(app, "viewer", PASSWORD, address="10.1.1.1")
     assert_throttled_page(response)
-    # The API login is closed for this account too.
-    api = api_login(app, "viewer", PASSWORD, address="10.1.1.2")
-    assert api.status_code == 429 and any(text in api.get_json()["message"] for text in BLOCKED_MESSAGES)
-    assert "access_token" not in api.get_json()
     # No password was checked while blocked: FAB's counters did not move.
     assert login_stats(app, "viewer") == (fails_before, logins_before)
     # Other accounts, also from the same addresses, are not affected.
@@ -137,7 +126,6 @@ def test_failed_logins_per_address_block_that_address_only(app, world):
         # A different (unknown) account each time: only the address count can block.
         assert failed(form_login(app, f"guess-{attempt}", "wrong", address="10.2.0.1"))
     assert_throttled_page(form_login(app, "coordinator", PASSWORD, address="10.2.0.1"))
-    assert api_login(app, "coordinator", PASSWORD, address="10.2.0.1").status_code == 429
     assert logged_in(form_login(app, "coordinator", PASSWORD, address="10.2.0.2"))
 
 
@@ -160,7 +148,7 @@ def test_behind_a_trusted_proxy_the_forwarded_address_counts(app, world):
     assert logged_in(form_login(proxied, "coordinator", PASSWORD, address="10.0.0.1", x_forwarded_for="203.0.113.8"))
 
 
-# ---- Failed logins: only failures count, both logins ----------------------------------------
+# ---- Failed logins: only failures count ------------------------------------------------------
 
 def test_successful_logins_never_count(app, world):
     # Far more logins from one address than the failure limits allow.
@@ -168,20 +156,15 @@ def test_successful_logins_never_count(app, world):
         PortalClient(app.test_client()).login("coordinator")
 
 
-def test_api_login_failures_count_and_block_both_logins(app, world):
+def test_failures_through_any_other_caller_of_the_password_check_count_too(app, world):
+    """The form is the only login, but a check of a password from elsewhere (a future API) is counted."""
+    sm = app.appbuilder.sm
     for attempt in range(per_account(app)):
-        response = api_login(app, "gemeente", "wrong", address=f"10.3.0.{attempt}")
-        assert response.status_code == 401
-    response = api_login(app, "gemeente", PASSWORD, address="10.3.1.1")
-    assert response.status_code == 429
-    assert int(response.headers["Retry-After"]) > 0
-    assert set(response.get_json()) == {"message"}
+        with app.test_request_context(environ_base={"REMOTE_ADDR": f"10.3.0.{attempt}"}):
+            assert not sm.auth_user_db("gemeente", "wrong")
+    with app.test_request_context(environ_base={"REMOTE_ADDR": "10.3.1.1"}):
+        assert sm.auth_user_db("gemeente", PASSWORD) is None  # blocked: not even the right password
     assert form_login(app, "gemeente", PASSWORD, address="10.3.1.2").status_code == 429
-
-
-def test_the_api_login_still_works(app, world):
-    response = api_login(app, "coordinator", PASSWORD)
-    assert response.status_code == 200 and response.get_json()["access_token"]
 
 
 def test_blocking_ends_when_the_window_has_passed(app, world):
@@ -237,7 +220,6 @@ def test_failures_are_shared_between_workers_through_redis(app, world):
         assert connection.keys(f"*{digest}*"), "the failures are not in Redis"
         assert form_login(first, "viewer", PASSWORD, address=address).status_code == 429
         assert form_login(second, "viewer", PASSWORD, address="10.6.255.1").status_code == 429
-        assert api_login(second, "viewer", PASSWORD, address="10.6.255.2").status_code == 429
         # The session app counts in its own memory: it knows nothing of these failures.
         assert logged_in(form_login(app, "viewer", PASSWORD, address=address))
     finally:
@@ -472,8 +454,7 @@ def test_pages_send_security_headers_and_nonce_every_script(app, world, debt_id)
 
 def test_every_response_gets_the_headers(app, world):
     client = app.test_client()
-    for response in (client.get("/static/portal.css"), client.get("/no-such-page"),
-                     api_login(app, "nobody", "wrong")):
+    for response in (client.get("/static/portal.css"), client.get("/no-such-page"), client.get("/api/v1/menu/")):
         _assert_headers(response)
 
 

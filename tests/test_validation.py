@@ -65,7 +65,9 @@ DEBT = {"creditor": "Eneco", "category": "energy", "status": "inventoried", "ori
     ("current_balance", "-5.00", "cannot be negative"),
     ("original_amount", "NaN", "Enter an amount"),
     ("original_amount", "Infinity", "Enter an amount"),
-    ("current_balance", "1e20", "too large"),
+    ("current_balance", "100000000000", "too large"),
+    # Python reads "1e20" as a number; nobody types an amount that way.
+    ("current_balance", "1e20", "Enter an amount"),
     ("current_balance", "12.3456", "at most two decimals"),
     # One separator before three digits is a thousand to a Dutch reader and a fraction to an English one.
     ("current_balance", "12.345", "Enter an amount"),

@@ -33,12 +33,14 @@ from wtforms.validators import DataRequired, Optional, ValidationError
 
 from models import AuditAction, AuditEntry, authority, record_access
 from models.authority import NotAllowed
+from models.base import TEXT_MAX_LENGTH
 from models.scope import is_broad, is_declared, limit_query, scope_joined, scope_per_row, visible_clause
 from reports.xlsx import XLSX_MIMETYPE, Column, XlsxWorkbook
 
 from .autocomplete import AutocompleteField
 from .fields import (
-    AmountField, EnumSelectField, FiniteAmount, NoControlCharacters, SaneDate, WholeNumber, YesNoUnknownField,
+    AmountField, EmailAddress, EnumSelectField, FiniteAmount, MaxLength, NoControlCharacters, SaneDate, WholeNumber,
+    YesNoUnknownField,
 )
 from .formatting import formatter_for, show_text
 from .history import ChangeDescriber
@@ -283,6 +285,7 @@ def _tenant_loads(model):
 
 
 LIST_ARGUMENT = re.compile(r"^(page|psize|last)_\w+$")
+FILTER_ARGUMENT = re.compile(r"_flt_([0-9]+)_([A-Za-z0-9_]+)")
 MAX_PAGE_SIZE = 100
 
 
@@ -303,13 +306,47 @@ def slug(text) -> str:
     return re.sub(r"[^a-z0-9]+", "-", str(text).lower()).strip("-") or "export"
 
 
+def _routed_view():
+    """The Flask-AppBuilder view this request goes to, or None."""
+    name = (request.endpoint or "").split(".", 1)[0]
+    return next((view for view in current_app.appbuilder.baseviews if view.endpoint == name), None)
+
+
+def _filter_argument_fits(name) -> bool:
+    """Whether a search argument `_flt_<position>_<column>` can be read. FAB finds it anywhere in the
+    name, takes any digit, even "٩", as the position and indexes the column's filter types with it
+    unchecked (IndexError, a 500 on the list, its export and the add form)."""
+    match = FILTER_ARGUMENT.fullmatch(name)
+    if match is None:
+        return False
+    datamodel = getattr(_routed_view(), "datamodel", None)
+    position, column = int(match[1]), match[2]
+    if datamodel is None or column not in datamodel.get_columns_list():
+        return True  # nothing reads it here, or FAB ignores the unknown column
+    return position < len(datamodel.filter_converter_class(datamodel).convert(column) or [])
+
+
+def _paging_argument_fits(name, value) -> bool:
+    """A page number, page size or position FAB can use: plain digits, in range."""
+    if not (value.isascii() and value.isdigit()) or int(value) > 10**6:
+        return False
+    return not name.startswith("psize_") or 0 < int(value) <= MAX_PAGE_SIZE
+
+
 def reject_malformed_list_arguments():
-    """Paging arguments FAB would feed to int() or to OFFSET unchecked answer 400, not 500."""
+    """Paging arguments FAB would feed to int() or to OFFSET unchecked, and search arguments it would
+    index out of range with, answer 400 with the reason, not 500."""
     for name, value in request.args.items():
-        if not LIST_ARGUMENT.match(name):
+        if "_flt_" in name:
+            fits = _filter_argument_fits(name)
+        elif LIST_ARGUMENT.match(name):
+            fits = _paging_argument_fits(name, value)
+        else:
             continue
-        if not value.isdigit() or (name.startswith("psize_") and not 0 < int(value) <= MAX_PAGE_SIZE) or int(value) > 10**6:
-            abort(400, description=f"Invalid list argument {name}.")
+        if not fits:
+            abort(400, description=str(_l(
+                "The address holds a list setting that does not fit this list (%(name)s). Open the list again "
+                "from the menu and search with its form.", name=name[:80])))
 
 
 def _only_offered_choices(form, field):
@@ -431,12 +468,18 @@ class PortalModelView(ModelView):
         declared = type(self).validators_columns or {}
         validators = {}
         for name in self._form_columns() | set(declared):
-            extra = []
+            extra, last = [], []
             if name in mapper.column_attrs:
-                column_type = mapper.column_attrs[name].columns[0].type
+                column = mapper.column_attrs[name].columns[0]
+                column_type = column.type
                 if isinstance(column_type, (sa.String, sa.Text)) and not isinstance(column_type, sa.Enum):
                     extra.append(NoControlCharacters())
-                    if not mapper.column_attrs[name].columns[0].nullable:
+                    # The column's own length, a Text column's the portal's limit for free text; checked
+                    # last, on the text as the view's own validators leave it (a postcode is normalised).
+                    last.append(MaxLength(column_type.length or TEXT_MAX_LENGTH))
+                    if column.info.get("format") == "email":
+                        extra.append(EmailAddress())
+                    if not column.nullable:
                         # FAB's InputRequired accepts "   " for a required text; DataRequired does not.
                         extra.insert(0, DataRequired())
                 elif isinstance(column_type, sa.Numeric):
@@ -445,7 +488,7 @@ class PortalModelView(ModelView):
                     extra.append(WholeNumber())
                 elif isinstance(column_type, sa.Date):
                     extra.append(SaneDate())
-            validators[name] = [*extra, *declared.get(name, [])]
+            validators[name] = [*extra, *declared.get(name, []), *last]
         return validators
 
     def _choice_fields(self):

@@ -3,6 +3,7 @@ import re
 from datetime import date
 from decimal import Decimal, InvalidOperation
 
+from email_validator import EmailNotValidError, validate_email
 from flask_appbuilder.fieldwidgets import Select2Widget
 from flask_babel import get_locale
 from flask_babel import lazy_gettext as _l
@@ -11,6 +12,11 @@ from wtforms.validators import StopValidation, ValidationError
 
 CONTROL_CHARACTERS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 POSTCODE = re.compile(r"^[1-9][0-9]{3} ?(?!SA|SD|SS)[A-Z]{2}$")
+# What an amount may hold once a leading "€" is gone: digits 0-9, separators and a minus. Python's
+# Decimal() also reads "1e3", "1_000" and other scripts' digits, which nobody means as an amount.
+AMOUNT_CHARACTERS = re.compile(r"-?[0-9.,]+")
+WHOLE_NUMBER = re.compile(r"\s*[-+]?[0-9]+\s*")
+DIGITS_ONLY = _l("Type numbers with the digits 0 to 9.")
 
 
 class EnumSelectField(SelectField):
@@ -86,6 +92,40 @@ class NoControlCharacters:
             raise StopValidation(_l("Remove the invisible control characters from this text."))
 
 
+class MaxLength:
+    """At most `maximum` characters; the input's maxlength attribute states it to the browser."""
+
+    def __init__(self, maximum: int):
+        self.maximum = maximum
+        self.field_flags = {"maxlength": maximum}
+
+    def __call__(self, form, field):
+        if not isinstance(field.data, str) or len(field.data) <= self.maximum:
+            return
+        # Stop: no later check may send the text to the database. An earlier message (not a postcode,
+        # say) is reason enough; one message per field.
+        message = _l("Use at most %(maximum)s characters (this text has %(count)s).",
+                     maximum=self.maximum, count=len(field.data))
+        raise StopValidation(None if field.errors else message)
+
+
+class EmailAddress:
+    """An optional e-mail address, checked for its form only (no look-up of the domain)."""
+
+    def __call__(self, form, field):
+        if not field.data:
+            return
+        try:
+            validate_email(field.data, check_deliverability=False)
+        except EmailNotValidError:
+            raise ValidationError(_l("Enter an e-mail address, for example naam@voorbeeld.nl.")) from None
+
+
+def has_other_digits(text: str) -> bool:
+    """Digits of another script ("١٢٣", "１２３", "𝟏𝟐𝟑"): int() and Decimal() read them as numbers."""
+    return any(c.isdigit() and not c.isascii() for c in text)
+
+
 class DutchPostcode:
     """A Dutch postcode, stored in the canonical form `1234 AB`."""
 
@@ -126,14 +166,17 @@ AMOUNT_EXAMPLE = _l("Enter an amount in euros, for example 1234.56 or 1.234,56."
 def parse_amount(text: str) -> Decimal:
     """An amount as staff type it, in Dutch or English: `1234,56`, `1.234,56`, `€ 1234.56`, `1,234.56`.
 
-    With both separators the last one is the decimal sign and the other must group thousands; a lone
-    comma is a decimal comma. One separator before exactly three digits (`1.500`, `1,500`) could be
-    either, and is refused. Anything else is read as Python reads a number, so a value that is not an
-    amount is refused (and FiniteAmount refuses more than two decimals), never misread.
+    Only the digits 0-9, the two separators and a leading minus count (no exponent, no "NaN", no
+    other script's digits). With both separators the last one is the decimal sign and the other must
+    group thousands; a lone comma is a decimal comma. One separator before exactly three digits
+    (`1.500`, `1,500`) could be either, and is refused. A value that is not an amount is refused (and
+    FiniteAmount refuses more than two decimals), never misread.
     """
     value = text.strip()
     if value.startswith("€"):
         value = value[1:].strip()
+    if not AMOUNT_CHARACTERS.fullmatch(value):
+        raise ValueError(text)
     if re.fullmatch(r"-?[0-9]+[.,][0-9]{3}", value):
         # "1.500" is 1500 to a Dutch reader and 1.5 to an English one: ask, never guess.
         raise ValueError(text)
@@ -162,6 +205,9 @@ class AmountField(DecimalField):
         if not valuelist[0].strip():
             self.data = None
             return
+        if has_other_digits(valuelist[0]):
+            self.data = None
+            raise ValueError(str(DIGITS_ONLY))
         try:
             self.data = parse_amount(valuelist[0])
         except ValueError:
@@ -197,11 +243,14 @@ class FiniteAmount:
 
 
 class WholeNumber:
-    """A non-negative whole number within what the database can hold."""
+    """A non-negative whole number, typed in digits 0-9, within what the database can hold."""
 
     def __call__(self, form, field):
         if field.data is None:
             return
+        if field.raw_data and not WHOLE_NUMBER.fullmatch(str(field.raw_data[0])):
+            # int() read "١٢", "１２" or "1_000" as a number, which is not what the user typed.
+            raise ValidationError(DIGITS_ONLY)
         if not 0 <= field.data <= 1_000_000:
             raise ValidationError(_l("Enter a number between 0 and 1,000,000."))
 

@@ -2,11 +2,14 @@
 
 Everything here is wired up by `init_hardening(app)`, called once by `create_app`:
 
-* failed logins are counted per account and per client address, for the form login and for
-  the API login alike; over a limit the login POST answers 429 before any password is checked;
+* failed logins are counted per account and per client address (the form login is the only one:
+  Flask-AppBuilder's token login is switched off in views/security.py); over a limit the login
+  POST answers 429 before any password is checked;
 * a password policy, hooked into Flask-AppBuilder's user and reset-password forms and its user
   API; `password_problems` gives the same verdict to the command line;
-* session cookies HttpOnly, SameSite=Lax and (in production) Secure, and an idle timeout;
+* session cookies HttpOnly, SameSite=Lax and (in production) Secure; a session ends when it sits
+  idle, when it reaches its absolute lifetime, and when its user logs out, gets a new password or
+  is deactivated (a per-user session generation, so a copied cookie stops working too);
 * security headers on every response, with a Content-Security-Policy whose per-request nonce
   Flask-AppBuilder's templates put on their `<script>` tags.
 """
@@ -37,7 +40,16 @@ DEFAULT_PASSWORD_MIN_LENGTH = 12
 LAST_ACTIVITY_KEY = "_portal_last_activity"
 # The last-activity stamp is rewritten at most this often, so not every request re-sends the cookie.
 ACTIVITY_RESOLUTION_SECONDS = 10
-API_LOGIN_ENDPOINT = "SecurityApi.login"
+# When the session logged in (seconds since the epoch), for the absolute lifetime.
+LOGIN_TIME_KEY = "_portal_login_time"
+# The user's session generation at login; the session is valid while the user still has it.
+GENERATION_KEY = "_portal_session_generation"
+# Where Flask-Login keeps the logged-in user's id: still there when that user was deleted or deactivated.
+USER_ID_KEY = "_user_id"
+SESSION_ENDED_MESSAGE = _l(
+    "Your session has ended: you logged out, your password was changed or your account was deactivated. "
+    "Please log in again."
+)
 # Inline `style="..."` attributes are all over Flask-AppBuilder's templates (the hidden delete and
 # action forms, the login box, pagination), so style attributes stay allowed; style elements and
 # style sheets must come from the portal itself. Scripts: only our own files and inline scripts
@@ -246,13 +258,6 @@ def throttle() -> LoginThrottle:
     return current_app.extensions["portal_login_throttle"]
 
 
-def _submitted_username():
-    if request.endpoint == API_LOGIN_ENDPOINT:
-        payload = request.get_json(silent=True)
-        return payload.get("username") if isinstance(payload, dict) else None
-    return request.form.get("username")
-
-
 def _throttled_response(seconds: int):
     minutes = max(1, math.ceil(seconds / 60))
     message = str(_l(
@@ -260,14 +265,11 @@ def _throttled_response(seconds: int):
         "logging in is blocked for now: try again in %(minutes)s minutes. If you forgot your "
         "password, ask your coordinator to reset it.", minutes=minutes,
     ))
-    if request.endpoint == API_LOGIN_ENDPOINT:
-        response = jsonify(message=message)
-    else:
-        appbuilder = current_app.appbuilder
-        response = current_app.make_response(appbuilder.sm.auth_view.render_template(
-            "portal/login_throttled.html", title=str(_l("Login blocked")), message=message,
-            login_url=appbuilder.get_url_for_login,
-        ))
+    appbuilder = current_app.appbuilder
+    response = current_app.make_response(appbuilder.sm.auth_view.render_template(
+        "portal/login_throttled.html", title=str(_l("Login blocked")), message=message,
+        login_url=appbuilder.get_url_for_login,
+    ))
     response.status_code = 429
     response.headers["Retry-After"] = str(seconds)
     return response
@@ -313,8 +315,64 @@ def content_security_policy(nonce: str) -> str:
 # ---- Set-up ----------------------------------------------------------------------------------
 
 def _stamp_login(sender, user, **extra):
-    # A fresh login starts the idle clock.
-    session[LAST_ACTIVITY_KEY] = int(time.time())
+    # A fresh login starts the idle clock and the absolute lifetime, and carries the user's generation.
+    now = int(time.time())
+    session[LAST_ACTIVITY_KEY] = now
+    session[LOGIN_TIME_KEY] = now
+    session[GENERATION_KEY] = user.session_generation
+
+
+def keep_this_session(user) -> None:
+    """After the user's own password change: this session stays, every other one has ended."""
+    session[GENERATION_KEY] = user.session_generation
+
+
+def _is_number(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def session_end_reason(idle_minutes: int, absolute_hours: int):
+    """Why this request's session must end now, or None while it is valid (its idle clock then moves on)."""
+    if not current_user.is_authenticated:
+        # The cookie names a user who was deleted or deactivated since (Flask-Login then loads nobody).
+        return SESSION_ENDED_MESSAGE if USER_ID_KEY in session else None
+    if session.get(GENERATION_KEY) != current_user.session_generation:
+        return SESSION_ENDED_MESSAGE
+    now = time.time()
+    started = session.get(LOGIN_TIME_KEY)
+    if not _is_number(started) or now - started > absolute_hours * 3600:
+        # Also a session from before the lifetime existed: a replayed cookie cannot live for ever.
+        return _l("You were logged out because you logged in more than %(hours)s hours ago. Please log in again.",
+                  hours=absolute_hours)
+    last = session.get(LAST_ACTIVITY_KEY)
+    # (A stamp slightly in the future, from a worker whose clock runs ahead, counts as active.)
+    if not _is_number(last) or now - last > idle_minutes * 60:
+        return _l("You were logged out after %(minutes)s minutes without activity. Please log in again.",
+                  minutes=idle_minutes)
+    if now - last >= ACTIVITY_RESOLUTION_SECONDS:
+        session[LAST_ACTIVITY_KEY] = int(now)
+    return None
+
+
+def _wants_json() -> bool:
+    # The API, and the search boxes' lookups (select2 asks for JSON), cannot follow a login page.
+    if request.path.startswith("/api/"):
+        return True
+    return request.accept_mimetypes.best_match(["text/html", "application/json"]) == "application/json"
+
+
+def end_session(message):
+    """Log this session out: JSON 401 for the API and lookups, else the login page with `message`."""
+    logout_user()
+    for key in (LAST_ACTIVITY_KEY, LOGIN_TIME_KEY, GENERATION_KEY):
+        session.pop(key, None)
+    g.user = current_user
+    message = str(message)
+    if _wants_json():
+        return jsonify(message=message), 401
+    flash(message, "warning")
+    next_url = request.full_path.rstrip("?") if request.method == "GET" else None
+    return redirect(current_app.appbuilder.get_url_for_login_with(next_url))
 
 
 def init_hardening(app) -> None:
@@ -337,6 +395,10 @@ def init_hardening(app) -> None:
     if idle_minutes <= 0:
         raise RuntimeError("SESSION_IDLE_MINUTES must be a positive number of minutes.")
     config["PERMANENT_SESSION_LIFETIME"] = timedelta(minutes=2 * idle_minutes)
+    # However active, a session ends this long after its login (a stolen cookie kept busy dies too).
+    absolute_hours = int(config.get("SESSION_ABSOLUTE_HOURS", 12))
+    if absolute_hours <= 0:
+        raise RuntimeError("SESSION_ABSOLUTE_HOURS must be a positive number of hours.")
 
     # Password policy in FAB's user form, reset-password forms and user API.
     if not config.get("FAB_PASSWORD_COMPLEXITY_VALIDATOR"):
@@ -358,16 +420,15 @@ def init_hardening(app) -> None:
     form_login = f"{sm.auth_view.endpoint}.login"
     if form_login not in app.view_functions:
         raise RuntimeError(f"Cannot throttle logins: no endpoint {form_login}.")
-    login_endpoints = {form_login} | ({API_LOGIN_ENDPOINT} & set(app.view_functions))
     for name in ("auth_user_db", "auth_user_ldap"):
         _guard_authenticator(sm, name)
 
     @app.before_request
     def refuse_throttled_login():
-        if request.method != "POST" or request.endpoint not in login_endpoints:
+        if request.method != "POST" or request.endpoint != form_login:
             return None
         address = client_address()
-        username = _submitted_username()
+        username = request.form.get("username")
         seconds = throttle().retry_after(username, address)
         if seconds is None:
             return None
@@ -377,30 +438,12 @@ def init_hardening(app) -> None:
     user_logged_in.connect(_stamp_login)
 
     @app.before_request
-    def end_idle_session():
+    def end_expired_session():
         endpoint = request.endpoint or ""
         if endpoint == "static" or endpoint.endswith(".static"):
             return None
-        if not current_user.is_authenticated:
-            return None
-        now = time.time()
-        last = session.get(LAST_ACTIVITY_KEY)
-        # (A stamp slightly in the future, from a worker whose clock runs ahead, counts as active.)
-        if isinstance(last, (int, float)) and now - last <= idle_minutes * 60:
-            if now - last >= ACTIVITY_RESOLUTION_SECONDS:
-                session[LAST_ACTIVITY_KEY] = int(now)
-            return None
-        # Idle too long (or a session from before the idle clock existed): log out.
-        logout_user()
-        session.pop(LAST_ACTIVITY_KEY, None)
-        g.user = current_user
-        message = str(_l("You were logged out after %(minutes)s minutes without activity. Please log in again.",
-                         minutes=idle_minutes))
-        if request.path.startswith("/api/"):
-            return jsonify(message=message), 401
-        flash(message, "warning")
-        next_url = request.full_path.rstrip("?") if request.method == "GET" else None
-        return redirect(app.appbuilder.get_url_for_login_with(next_url))
+        reason = session_end_reason(idle_minutes, absolute_hours)
+        return None if reason is None else end_session(reason)
 
     # Security headers, and the nonce FAB's templates ask for.
     app.jinja_env.globals["csp_nonce"] = csp_nonce

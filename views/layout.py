@@ -6,11 +6,13 @@ extends it); the helpers it calls live here, registered as template globals by `
 import logging
 from urllib.parse import urlsplit
 
-from flask import current_app, redirect, render_template, request, session, url_for
+from flask import current_app, g, redirect, render_template, request, session, url_for
 from flask_appbuilder import BaseView, expose
 from flask_babel import get_locale, refresh
 from flask_babel import lazy_gettext as _l
 from jinja2 import pass_context
+from flask_login import current_user
+from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
 log = logging.getLogger(__name__)
@@ -29,6 +31,9 @@ ERROR_PAGES = {
     405: (_l("This request cannot be handled"),
           _l("This page cannot be opened this way. Use the buttons and links of the portal.")),
 }
+# Flask-WTF's reason ("The CSRF token is missing.") is English and technical.
+CSRF_DETAIL = _l("The form's security code is missing or no longer valid, for example because the page was opened "
+                 "before you last logged in. Nothing was saved. Open the page again and send the form once more.")
 
 
 def current_language() -> str:
@@ -98,6 +103,11 @@ def error_page(error: HTTPException):
     heading, explanation = ERROR_PAGES[error.code]
     # abort(400, description=...) carries a message for the user; Werkzeug's stock texts are not shown.
     detail = error.description if error.description != type(error).description else None
+    if isinstance(error, CSRFError):
+        detail = CSRF_DETAIL
+    if not hasattr(g, "user"):
+        # Refused before Flask-AppBuilder's own hook ran (CSRF is checked first); the menu needs the user.
+        g.user = current_user
     try:
         body = render_template(
             "portal/error.html", title=heading, explanation=explanation, detail=detail, code=error.code,

@@ -1,6 +1,8 @@
 """Roles, permissions and the scope of the logged-in user, decided in one place."""
-from flask import g
+from flask import g, redirect, request
+from flask_appbuilder import expose
 from flask_appbuilder.const import PERMISSION_PREFIX
+from flask_appbuilder.security.api import SecurityApi
 from flask_appbuilder.security.sqla.manager import SecurityManager
 from flask_appbuilder.security.views import (
     AuthDBView, ResetMyPasswordView, RoleModelView, UserDBModelView, UserInfoEditView,
@@ -13,6 +15,7 @@ from models import OrganisationKind, PortalUser
 from models.scope import ALL_CASES
 
 from .formatting import show_bool, show_text
+from .hardening import keep_this_session
 from .widgets import OwnPasswordFormWidget, PortalFormWidget
 
 ADMIN, COORDINATOR, CASEWORKER, FINANCE, VIEWER = "Admin", "Coordinator", "Caseworker", "Finance", "Viewer"
@@ -42,6 +45,22 @@ class PortalAuthDBView(AuthDBView):
 
     login_template = "portal/login.html"
     title = _l("Log in")
+
+    @expose("/logout/", methods=["GET", "POST"])
+    def logout(self):
+        """Log out by POST with its CSRF token; a GET (a link, an image on another site) only asks."""
+        if request.method == "POST":
+            return super().logout()  # PortalSecurityManager.on_user_logout ends every session
+        if not current_user.is_authenticated:
+            return redirect(self.appbuilder.get_url_for_login)
+        return self.render_template("portal/logout.html", title=_l("Log out"), appbuilder=self.appbuilder)
+
+
+class PortalSecurityApi(SecurityApi):
+    """FAB's token login and refresh, switched off: the portal has no API that takes a token, and a
+    30-day refresh token would outlive logging out, a new password and deactivation."""
+
+    exclude_route_methods = {"login", "refresh"}
 
 
 class TitledPages:
@@ -88,6 +107,11 @@ class PortalResetMyPasswordView(ResetMyPasswordView):
     form_template = "portal/edit.html"
     edit_widget = OwnPasswordFormWidget
 
+    def form_post(self, form):
+        super().form_post(form)
+        # The new password ended every session of this user; the one that changed it stays.
+        keep_this_session(g.user)
+
 
 class PortalUserInfoEditView(UserInfoEditView):
     class_permission_name = "UserInfoEditView"
@@ -110,6 +134,7 @@ class PortalSecurityManager(SecurityManager):
     rolemodelview = PortalRoleModelView
     resetmypasswordview = PortalResetMyPasswordView
     userinfoeditview = PortalUserInfoEditView
+    security_api = PortalSecurityApi
 
     @staticmethod
     def _user(user=None):
@@ -122,6 +147,11 @@ class PortalSecurityManager(SecurityManager):
     @staticmethod
     def role_names(user) -> set:
         return {role.name for role in (user.roles or [])} if user is not None else set()
+
+    def on_user_logout(self, user) -> None:
+        """Logging out ends every session of the user, also one whose cookie was copied."""
+        user.end_sessions()
+        self.session.commit()
 
     def case_scope(self, user=None):
         """ALL_CASES, the id of the user's organisation, or None (sees no case)."""
