@@ -109,9 +109,15 @@ def case_link(model):
 
 
 def locked_fields(model) -> tuple:
-    """Fields only the lead may change on an existing record: who is party, and which case it is in."""
+    """Fields only the lead may change on an existing record: who is party, which case it is in, and what the
+    coordinator alone decides (`__coordinator_fields__`, e.g. when a trajectory started)."""
     link = case_link(model)
-    return (*getattr(model, "__party_fields__", ()), *((link,) if link else ()))
+    return (*getattr(model, "__party_fields__", ()), *((link,) if link else ()),
+            *getattr(model, "__coordinator_fields__", ()))
+
+
+# Who recorded a record is the portal's to say, for everyone.
+RECORDER_COLUMNS = ("recorded_by_organisation_id", "recorded_by_user_id")
 
 
 def step_fields(model) -> tuple:
@@ -203,8 +209,10 @@ def add_refusal(actor, record):
                 reference(record, "housing_corporation_id") != own):
             return _l("A tenant is registered by its own housing corporation or by the coordinating organisation.")
     if isinstance(record, Trajectory):
+        tenant = record.tenant
         if actor.organisation_kind != OrganisationKind.housing_corporation or (
-                reference(record, "referring_organisation_id") != own):
+                reference(record, "referring_organisation_id") != own) or (
+                tenant is not None and reference(tenant, "housing_corporation_id") != own):
             return _l("A housing corporation refers its own tenants; who else takes part is the coordinating "
                       "organisation's call.")
         if record.coordinator is not None or record.counsellor is not None or any(
@@ -212,6 +220,12 @@ def add_refusal(actor, record):
             return _l("Who is party to a case is decided by the coordinating organisation.")
     if isinstance(record, Contact) and reference(record, "organisation_id") != own:
         return _l("You can add contacts of your own organisation only.")
+    if isinstance(record, Agreement):
+        trajectory = record.trajectory
+        if trajectory is not None and any(a is not record and a.status not in AgreementStatus.closed_statuses()
+                                          for a in trajectory.agreements):
+            return _l("This case already has an agreement that is being drawn up, signed or in force: a new "
+                      "version is the coordinating organisation's to draw up.")
     if isinstance(record, Signature):
         return signing_refusal(actor, record)
     if isinstance(record, Obligation):
@@ -235,10 +249,13 @@ def may_add_model(actor, model) -> bool:
 
 
 def ownership_refusal(actor, record):
-    """Why `actor` may not change or delete this existing record as it stands (None: they may)."""
+    """Why `actor` may not change or delete this existing record (None: they may). The owner is the one the
+    record had when it was loaded: a write that makes it one's own does not make it one's own."""
     if actor.leads:
         return None
-    if owner_column(type(record)) is None or owner_id(record) is None or owner_id(record) != actor.organisation_id:
+    column = owner_column(type(record))
+    owner = committed(record, column) if column else None
+    if owner is None or owner != actor.organisation_id:
         return _l("This record belongs to another organisation: only that organisation or the coordinating "
                   "organisation can change it.")
     return _signed_agreement_locked(actor, record)
@@ -259,23 +276,47 @@ def delete_refusal(actor, record):
             return _l("Only the coordinating organisation deletes a trajectory; the referring organisation may "
                       "withdraw its referral while it is still referred.")
         return None
+    if isinstance(record, Contact) and _is_case_party(record):
+        return _l("This contact is coordinator or counsellor of a case: who is party to a case is the coordinating "
+                  "organisation's call.")
     return ownership_refusal(actor, record)
+
+
+def _is_case_party(contact) -> bool:
+    session = sa.inspect(contact).session
+    return session is not None and session.execute(sa.select(sa.func.count()).where(sa.or_(
+        Trajectory.coordinator_id == contact.id, Trajectory.counsellor_id == contact.id))).scalar() > 0
 
 
 def may_delete(actor, record) -> bool:
     return actor is not None and delete_refusal(actor, record) is None
 
 
+def committed(record, column_name):
+    """The value a column had when the record was loaded, before anything this flush will write."""
+    history = sa.inspect(record).attrs[column_name].history
+    if history.deleted:
+        return history.deleted[0]
+    return history.unchanged[0] if history.unchanged else getattr(record, column_name)
+
+
 def changed_fields(record) -> set:
-    """The columns and many-to-many relations of a record that this flush changes."""
+    """The columns and many-to-many relations of a record that this flush changes; a many-to-one relation
+    set to another record counts as a change of its column (which the flush fills in only later)."""
     state = sa.inspect(record)
     changed = set()
     for attribute in state.mapper.column_attrs:
         if attribute.key != "version" and state.attrs[attribute.key].history.has_changes():
             changed.add(attribute.key)
     for relation in state.mapper.relationships:
-        if relation.secondary is not None and state.attrs[relation.key].history.has_changes():
+        if not state.attrs[relation.key].history.has_changes():
+            continue
+        if relation.secondary is not None:
             changed.add(relation.key)
+        elif relation.direction is MANYTOONE:
+            for column in relation.local_columns:
+                if reference(record, column.key) != committed(record, column.key):
+                    changed.add(column.key)
     return changed
 
 
@@ -300,14 +341,16 @@ def update_refusal(actor, record, changed=None):
     moved = _names_changed(model, step_fields(model), changed)
     if moved:
         return NotAllowed(_l("A status changes only through its steps, never in a form."), moved[0])
+    if changed & set(RECORDER_COLUMNS):
+        return NotAllowed(_l("Who recorded a record is set by the portal and cannot be changed."))
     refusal = ownership_refusal(actor, record)
     if refusal is not None:
         return NotAllowed(refusal)
     if not actor.leads:
         locked = _names_changed(model, locked_fields(model), changed)
         if locked:
-            return NotAllowed(_l("Only the coordinating organisation can change who is party to a case or move a "
-                                 "record to another case."), locked[0])
+            return NotAllowed(_l("Only the coordinating organisation can change who is party to a case, move a "
+                                 "record to another case, or change when a trajectory started."), locked[0])
         if isinstance(record, Signature):
             refusal = signing_refusal(actor, record)
         elif isinstance(record, Obligation):
@@ -327,7 +370,7 @@ def fixed_on_form(actor, model, record=None) -> dict:
         return {**{name: getattr(record, name) for name in locked_fields(model)}, **fixed}
     if model is Trajectory:
         return {"referring_organisation": actor.organisation, "involved_organisations": [], "coordinator": None,
-                "counsellor": None}
+                "counsellor": None, **{name: None for name in Trajectory.__coordinator_fields__}}
     if model is Tenant:
         return {"housing_corporation": actor.organisation}
     if model is Contact:

@@ -37,6 +37,8 @@ class Trajectory(VersionedMixin, Model):
     __owner__ = "referring_organisation_id"
     __party_fields__ = ("tenant", "referring_organisation", "involved_organisations", "coordinator", "counsellor")
     __step_fields__ = ("status", "outcome", "actual_end_date")
+    # The start counts towards the minimum duration, whose exception is the coordinator's alone.
+    __coordinator_fields__ = ("start_date", "planned_end_date")
     __table_args__ = (
         # The list's order (referral date), alone and after its status filter.
         sa.Index("ix_trajectory_referral_date", "referral_date"),

@@ -120,8 +120,10 @@ class Step:
         if self.target in (Status.completed, Status.ended_early):
             trajectory.actual_end_date = self.today
             trajectory.outcome = TrajectoryOutcome.completed if self.target == Status.completed else self.outcome
-            if agreement is not None:
-                agreement.status = AgreementStatus.ended
+            # Every version still open ends with the case (a newer draft as well as the one in force).
+            ending = [a for a in trajectory.agreements if a.status not in AgreementStatus.closed_statuses()]
+            for open_agreement in ending:
+                open_agreement.status = AgreementStatus.ended
         trajectory.status = self.target
         change = StatusChange(
             changed_at=datetime.now(timezone.utc).replace(tzinfo=None), changed_by=self.user,
@@ -129,7 +131,7 @@ class Step:
             override_reason=self.override_reason if self.target == Status.completed else None,
         )
         trajectory.status_changes.append(change)
-        _allow(trajectory, agreement, change)
+        _allow(trajectory, *trajectory.agreements, change)
         return trajectory
 
 

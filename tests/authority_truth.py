@@ -87,7 +87,16 @@ def may_delete(acc: Account, record) -> bool:
         return False
     if isinstance(record, Trajectory):
         return record.referring_organisation_id == acc.organisation_id and record.status == TrajectoryStatus.referred
+    if isinstance(record, Contact) and db.session.execute(db.select(Trajectory).where(
+            (Trajectory.coordinator_id == record.id) | (Trajectory.counsellor_id == record.id))).first():
+        return False  # taking a case's coordinator or counsellor away changes who is party to it
     return may_edit(acc, record)
+
+
+def may_add_agreement(acc: Account, trajectory) -> bool:
+    """A new version while another is being drawn up, signed or in force is the coordinator's to draw up."""
+    return acc.leads or all(a.status in (AgreementStatus.ended, AgreementStatus.superseded)
+                            for a in trajectory.agreements)
 
 
 def may_change_parties(acc: Account) -> bool:

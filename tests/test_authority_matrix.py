@@ -27,7 +27,8 @@ REFUSAL_WORDS = ("cannot be changed by your organisation", "kan niet door uw org
                  "coördinerende organisatie")
 # Fields only the coordinator changes on an existing record: who is party, which case it is in, which party it is for.
 LOCKED = {
-    Trajectory: ["tenant", "referring_organisation", "involved_organisations", "coordinator", "counsellor"],
+    Trajectory: ["tenant", "referring_organisation", "involved_organisations", "coordinator", "counsellor",
+                 "start_date"],
     Tenant: ["housing_corporation"],
     Contact: ["organisation"],
     Agreement: ["trajectory"],
@@ -60,7 +61,8 @@ def cases(app, world):
         referred_by_mitros = builders.trajectory(mitros_tenant, involved=["Het Vierde Huis"], status=TrajectoryStatus.referred)
         mitros_running = builders.trajectory(
             builders.tenant("LK-W-0004", "Mitros", first_name="Dirk"),
-            involved=["Het Vierde Huis", "Gemeente Utrecht", "Buurtteam Zuidwest"], status=TrajectoryStatus.running,
+            involved=["Het Vierde Huis", "Gemeente Utrecht", "Buurtteam Zuidwest", "Portaal"],
+            status=TrajectoryStatus.running,
             coordinator=contacts["Het Vierde Huis"], counsellor=contacts["Mitros"],
             start_date=date.today() - timedelta(days=200))
         recorded = []
@@ -240,8 +242,13 @@ class Matrix:
                         self._post_locked(model, pk, url, values, name, value)
 
     def _another_value(self, record, name):
-        """Another id for a relation field: another organisation, contact, tenant or case than it has now."""
-        relation = sa.inspect(type(record)).relationships[name]
+        """Another id for a relation field: another organisation, contact, tenant or case than it has now; for a
+        date, three years earlier."""
+        mapper = sa.inspect(type(record))
+        if name in mapper.column_attrs:
+            current = getattr(record, name) or date.today()
+            return (current - timedelta(days=3 * 365)).isoformat()
+        relation = mapper.relationships[name]
         target = relation.mapper.class_
         current = getattr(record, name)
         current_ids = {o.id for o in current} if isinstance(current, list) else {getattr(current, "id", None)}
@@ -420,6 +427,13 @@ def _trajectory_examples(app):
         ("another organisation as referrer", {**form, "referring_organisation": _org("Mitros")}, lambda acc: acc.leads),
         ("a third organisation as party", {**form, "referring_organisation": str(portaal),
                                            "involved_organisations": _org("Mitros")}, lambda acc: acc.leads),
+        ("a start date of its own choosing", {**form, "referring_organisation": str(portaal), "start_date": "2020-01-01"},
+         lambda acc: acc.leads),
+    ] + [
+        # A tenant of another corporation, in a case the account takes part in: its corporation refers it.
+        (f"the tenant of {name}", {**form, "tenant": str(other.id), "referring_organisation": str(portaal)},
+         lambda acc: acc.leads)
+        for name, other in [("Mitros", db.session.execute(sa.select(Tenant).filter_by(client_number="LK-W-0004")).scalar_one())]
     ]
 
 
@@ -442,10 +456,9 @@ def _case_record_examples(model, form_of):
 
 def _obligation_examples(app):
     draft = db.session.execute(sa.select(Agreement).filter_by(status=AgreementStatus.draft)).scalars().first()
-    mitros = int(_org("Mitros"))
     form = {"agreement": str(draft.id), "description": "Matrix", "status": "open"}
     return [
-        ("the tenant's", {**form, "party": "tenant"}, lambda acc: acc.leads or acc.organisation_id == mitros),
+        ("the tenant's", {**form, "party": "tenant"}, _sees(draft.trajectory)),
         ("another party's", {**form, "party": "organisation", "organisation": _org("Gemeente Utrecht")},
          lambda acc: acc.leads),
     ]
@@ -478,8 +491,9 @@ ADD_EXAMPLES = {
                           .scalars().first()),
         "description": "Matrix", "responsible_organisation": _org("Het Vierde Huis"),
         "due_date": (date.today() + timedelta(days=5)).isoformat()}, _sees(_running_case()))],
-    Agreement: _case_record_examples(Agreement, lambda t: {"trajectory": str(t.id), "agreement_version": "3",
-                                                           "drawn_up_on": date.today().isoformat()}),
+    Agreement: lambda app: [("a new version while one awaits signatures", {
+        "trajectory": str(_running_case().id), "agreement_version": "3", "drawn_up_on": date.today().isoformat()},
+        lambda acc: truth.may_add_agreement(acc, _running_case()) and _sees(_running_case())(acc))],
 }
 
 
@@ -524,3 +538,54 @@ def test_the_matrix_catches_a_screen_whose_party_rule_is_removed(app, cases, mon
     matrix = Matrix(app, "portaal")
     matrix.edits()
     assert any("edit Trajectory" in p and "involved_organisations" in p for p in matrix.problems), matrix.problems
+
+
+def _acting_as(app, username):
+    """A request context in which `username` is logged in: writes go through the session as any future path's would."""
+    from flask import g
+
+    context = app.test_request_context("/")
+    context.push()
+    g.user = db.session.execute(sa.select(PortalUser).filter_by(username=username)).scalar_one()
+    return context
+
+
+@pytest.mark.parametrize("attempt", ["own another's contact", "claim a debt", "move a debt by its relation"])
+def test_the_flush_refuses_writes_no_form_offers(app, cases, attempt):
+    """Below the screens: what a crafted path could do with the session directly is refused at the flush."""
+    from models.authority import NotAllowed
+
+    username = "gemeente" if attempt == "move a debt by its relation" else "portaal"
+    context = _acting_as(app, username)
+    try:
+        before = snapshot()
+        if attempt == "own another's contact":
+            contact = db.session.execute(sa.select(Contact).filter_by(name="Contact Mitros")).scalar_one()
+            contact.organisation = builders.organisation("Portaal")  # the relation, not its column
+            contact.name = "Overgenomen"
+        elif attempt == "claim a debt":
+            debt = db.session.execute(sa.select(Debt).filter_by(creditor="Eneco")).scalar_one()
+            debt.recorded_by_organisation_id = builders.organisation("Portaal").id
+            debt.current_balance = 1
+        else:
+            debt = db.session.execute(sa.select(Debt).filter_by(creditor="Eneco")).scalar_one()
+            debt.trajectory = db.session.get(Trajectory, cases["mitros_running"])
+        with pytest.raises(NotAllowed):
+            db.session.commit()
+        db.session.rollback()
+        assert changed_tables(before, snapshot()) == []
+    finally:
+        db.session.rollback()
+        db.session.remove()
+        context.pop()
+
+
+def test_a_contact_who_is_party_to_a_case_stays(app, cases, login):
+    """Deleting one's own contact must not take a case's counsellor away (the database would set it to nothing)."""
+    with app.app_context():
+        contact = db.session.execute(sa.select(Contact).filter_by(name="Contact Buurtteam Overvecht")).scalar_one().id
+    client = login("buurtteam")
+    response = client.post_form(f"/contactview/delete/{contact}", {}, form_url="/contactview/list/")
+    assert response.status_code == 403
+    with app.app_context():
+        assert db.session.get(Trajectory, cases["running"]).counsellor_id == contact

@@ -88,6 +88,14 @@ def test_search_arguments_that_fit_still_work(english, case, url):
     assert english.get(url).status_code == 200
 
 
+@pytest.mark.parametrize("url", ["/debtview/list/?_flt_0_creditor=", "/tenantview/list/?_flt_0_last_name=",
+                                 "/debtview/export/xlsx/?_flt_0_creditor="])
+def test_a_search_text_too_long_to_search_answers_400(english, case, url):
+    response = english.get(url + "a" * 50_001)
+    assert response.status_code == 400
+    assert "at most 500 characters" in response.get_data(as_text=True)
+
+
 # ---- (b) Flask-AppBuilder's token login is not offered ---------------------------------------------
 
 @pytest.mark.parametrize("payload", [

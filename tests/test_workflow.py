@@ -250,3 +250,17 @@ def test_an_assessment_needs_a_held_date(app, login, running):
     refused = client.post_form("/evaluationview/add", {"trajectory": str(running), "planned_date": date.today().isoformat(),
                                                        "assessment": Assessment.on_track.value})
     assert any("fill in the date it was held" in m for m in messages(refused))
+
+
+def test_ending_a_case_ends_every_version_of_its_agreement(app, login, running):
+    """A newer draft beside the version in force: both end with the case, none stays in force."""
+    with app.app_context():
+        trajectory = db.session.get(Trajectory, running)
+        builders.agreement(trajectory, status=AgreementStatus.in_force)
+        builders.agreement(trajectory, agreement_version=2, status=AgreementStatus.draft)
+        db.session.commit()
+    response = step(login("coordinator"), running, "ended_early", outcome="dropped_out")
+    assert response.status_code == 302
+    with app.app_context():
+        statuses = {a.agreement_version: a.status for a in db.session.get(Trajectory, running).agreements}
+    assert statuses == {1: AgreementStatus.ended, 2: AgreementStatus.ended}

@@ -284,6 +284,7 @@ def _tenant_loads(model):
     return [load.joinedload(Trajectory.tenant)] if current is Trajectory else [load]
 
 
+SEARCH_MAX_LENGTH = 500
 LIST_ARGUMENT = re.compile(r"^(page|psize|last)_\w+$")
 FILTER_ARGUMENT = re.compile(r"_flt_([0-9]+)_([A-Za-z0-9_]+)")
 MAX_PAGE_SIZE = 100
@@ -347,6 +348,10 @@ def reject_malformed_list_arguments():
             abort(400, description=str(_l(
                 "The address holds a list setting that does not fit this list (%(name)s). Open the list again "
                 "from the menu and search with its form.", name=name[:80])))
+        if "_flt_" in name and len(value) > SEARCH_MAX_LENGTH:
+            # SQLite refuses a LIKE pattern of some 50,000 characters as "too complex": no search needs that much.
+            abort(400, description=str(_l("A search value may be at most %(count)s characters long.",
+                                          count=SEARCH_MAX_LENGTH)))
 
 
 def _only_offered_choices(form, field):
@@ -781,8 +786,8 @@ class PortalModelView(ModelView):
                 same = posted == ({str(getattr(kept, "id", kept))} if kept is not None else set())
             if not same:
                 self._show_error(form, _l(
-                    "%(field)s cannot be changed by your organisation: who is party to a case is the coordinating "
-                    "organisation's call. Nothing was saved.", field=self.label_columns.get(name, name)))
+                    "%(field)s cannot be changed by your organisation: the coordinating organisation decides it. "
+                    "Nothing was saved.", field=self.label_columns.get(name, name)))
                 return False
         return True
 
