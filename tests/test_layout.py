@@ -57,7 +57,9 @@ def test_a_refused_page_is_a_portal_page_in_the_users_language(login, world, lan
     html = response.get_data(as_text=True)
     assert response.status_code == 403
     assert _title(html) == f"{heading} – Laatste Kans" and f'<html lang="{language}">' in html
-    assert 'class="col-md-8 col-md-offset-2 portal-error"' in html and "<form" not in html
+    assert 'class="col-md-8 col-md-offset-2 portal-error"' in html
+    # No form of the refused page: only the menu's Log out button posts.
+    assert all('action="/logout/"' in form for form in re.findall(r"<form\b[^>]*>", html))
 
 
 def test_a_refused_form_post_is_the_same_portal_page(login, world):

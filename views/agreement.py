@@ -131,9 +131,9 @@ class AgreementView(PortalModelView):
 
     @staticmethod
     def steps_for(actor, agreement) -> list:
-        """[(target, label)] of the steps this user may take on the agreement now."""
+        """[(target, label)] of the steps this user may take on the agreement now, and that the policy allows."""
         return [(target, STEP_LABELS[target]) for target in allowed_agreement_steps(agreement)
-                if authority.may_take_agreement_step(actor, agreement, target)]
+                if authority.may_take_agreement_step(actor, agreement, target) and _passes(agreement, target)]
 
     def _get_show_widget(self, pk, item, **kwargs):
         widgets = super()._get_show_widget(pk, item, **kwargs)
@@ -168,3 +168,12 @@ class AgreementView(PortalModelView):
         if back == "trajectory":
             return redirect(url_for("TrajectoryView.show", pk=agreement.trajectory_id))
         return redirect(url_for(".show", pk=agreement.id))
+
+
+def _passes(agreement, target) -> bool:
+    """Whether the step's guards let it be taken now (a button that can only be refused is not offered)."""
+    try:
+        AgreementStep(agreement, target).validate()
+    except StepRefused:
+        return False
+    return True

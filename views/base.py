@@ -42,7 +42,7 @@ from .fields import (
     AmountField, EmailAddress, EnumSelectField, FiniteAmount, MaxLength, NoControlCharacters, SaneDate, WholeNumber,
     YesNoUnknownField,
 )
-from .formatting import formatter_for, show_text
+from .formatting import formatter_for, show_date, show_text
 from .history import ChangeDescriber
 from .layout import safe_next
 from .paging import ListPage, Pager, count_limit, page_arguments
@@ -772,7 +772,7 @@ class PortalModelView(ModelView):
         for name in fixed:
             if name in form:
                 del form[name]
-        return {name: show_text(value) for name, value in fixed.items()}
+        return {name: show_date(value) if isinstance(value, date) else show_text(value) for name, value in fixed.items()}
 
     def _refuse_crafted_values(self, form, fixed):
         """A posted value for a field the form does not offer, different from what it keeps, is refused."""
