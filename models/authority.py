@@ -276,10 +276,12 @@ def delete_refusal(actor, record):
             return _l("Only the coordinating organisation deletes a trajectory; the referring organisation may "
                       "withdraw its referral while it is still referred.")
         return None
-    if isinstance(record, Contact) and _is_case_party(record):
+    refusal = ownership_refusal(actor, record)
+    # Asked only of one's own contacts (one query each): the database would take the case's contact away.
+    if refusal is None and isinstance(record, Contact) and _is_case_party(record):
         return _l("This contact is coordinator or counsellor of a case: who is party to a case is the coordinating "
                   "organisation's call.")
-    return ownership_refusal(actor, record)
+    return refusal
 
 
 def _is_case_party(contact) -> bool:
