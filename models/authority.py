@@ -58,9 +58,6 @@ class Actor:
     def leads(self) -> bool:
         return bool(self.roles & LEAD_ROLES)
 
-    def name(self) -> str:
-        return self.organisation.name if self.organisation is not None else "?"
-
 
 def actor_of(user) -> Actor | None:
     if user is None or not getattr(user, "is_authenticated", False):
@@ -125,14 +122,6 @@ def step_fields(model) -> tuple:
 
 
 # ---- the rules -------------------------------------------------------------------------------------
-
-def _trajectory_of(record):
-    if isinstance(record, Trajectory):
-        return record
-    if isinstance(record, (Signature, Obligation)):
-        return record.agreement.trajectory if record.agreement is not None else None
-    return getattr(record, "trajectory", None) or getattr(getattr(record, "evaluation", None), "trajectory", None)
-
 
 def _agreement_of(record):
     if isinstance(record, Agreement):

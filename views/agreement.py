@@ -28,7 +28,8 @@ STEP_LABELS = {
 
 
 class ObligationView(PortalModelView):
-    datamodel = PortalInterface(Obligation, load_options=[joinedload(Obligation.organisation)])
+    # The agreement's status decides whether its party may still change a row (models.authority): loaded with the page.
+    datamodel = PortalInterface(Obligation, load_options=[joinedload(Obligation.organisation), joinedload(Obligation.agreement)])
     menu_entry = "AgreementView"
     list_title = _l("Obligations")
     show_title = _l("Obligation")
@@ -49,7 +50,7 @@ class ObligationView(PortalModelView):
 
 
 class SignatureView(PortalModelView):
-    datamodel = PortalInterface(Signature, load_options=[joinedload(Signature.organisation)])
+    datamodel = PortalInterface(Signature, load_options=[joinedload(Signature.organisation), joinedload(Signature.agreement)])
     menu_entry = "AgreementView"
     list_title = _l("Signatures")
     show_title = _l("Signature")

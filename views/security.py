@@ -12,17 +12,17 @@ from flask_login import current_user
 from wtforms.validators import DataRequired
 
 from models import OrganisationKind, PortalUser
+from models.authority import ADMIN, COORDINATOR, LEAD_ROLES
 from models.scope import ALL_CASES
 
 from .formatting import show_bool, show_text
 from .hardening import keep_this_session
 from .widgets import OwnPasswordFormWidget, PortalFormWidget
 
-ADMIN, COORDINATOR, CASEWORKER, FINANCE, VIEWER = "Admin", "Coordinator", "Caseworker", "Finance", "Viewer"
+CASEWORKER, FINANCE, VIEWER = "Caseworker", "Finance", "Viewer"
 PORTAL_ROLES = (ADMIN, COORDINATOR, CASEWORKER, FINANCE, VIEWER)
-# Roles that see every case and the special-category fields, whatever their organisation.
-ALL_CASES_ROLES = {ADMIN, COORDINATOR}
-SENSITIVE_FIELD_ROLES = {ADMIN, COORDINATOR}
+# The lead roles (models.authority) see every case and the special-category fields, whatever their organisation.
+ALL_CASES_ROLES = SENSITIVE_FIELD_ROLES = LEAD_ROLES
 # Roles that see who opened or exported a record; the partners see only its changes.
 ACCESS_ENTRY_ROLES = {ADMIN, COORDINATOR}
 
