@@ -16,9 +16,10 @@ from .workflow import AgreementStep, StatusChange, Step, StepRefused, allowed_ag
 
 from . import authority  # noqa: E402,F401  (refuses, at every flush, what the write rules refuse)
 from . import derived  # noqa: E402,F401  (keeps the session's copies of the stored figures fresh)
+from . import registry  # noqa: E402  (the entities, as their models declare them)
 
 __all__ = [
-    "db", "Model", "Organisation", "Contact", "Tenant", "Trajectory", "trajectory_organisation",
+    "db", "Model", "registry", "Organisation", "Contact", "Tenant", "Trajectory", "trajectory_organisation",
     "Agreement", "Obligation", "Signature", "Debt", "Evaluation", "Intervention", "PortalUser",
     "AuditAction", "AuditEntry", "record_access", "StatusChange", "Step", "AgreementStep", "allowed_agreement_steps", "StepRefused", "allowed_steps", "current_agreement",
     "AgreementStatus", "Assessment", "DebtCategory", "DebtStatus", "EvictionJudgment", "Household",

@@ -12,30 +12,34 @@ class Agreement(RecordedMixin, VersionedMixin, Model):
     """One version of a trajectory's agreement, linked to the rental contract."""
 
     __tablename__ = "agreement"
+    __label__ = _l("Agreement")
+    __plural__ = _l("Agreements")
     __scope__ = "trajectory"
     __step_fields__ = ("status",)
+    __workbook__ = "drawn_up_on"
+    __workbook_computed__ = ("missing_signatures",)
 
     id = sa.Column(sa.Integer, primary_key=True)
     trajectory_id = sa.Column(
         sa.Integer, sa.ForeignKey("trajectory.id", ondelete="RESTRICT"), nullable=False, index=True
     )
-    agreement_version = sa.Column(sa.Integer, nullable=False, default=1, info={"label": _l("Version")})
-    rental_contract_number = sa.Column(sa.String(50), info={"label": _l("Rental contract number")})
-    drawn_up_on = sa.Column(sa.Date, nullable=False, index=True, info={"label": _l("Drawn up on")})
+    agreement_version = sa.Column(sa.Integer, nullable=False, default=1, info={"label": _l("Version"), "list": True})
+    rental_contract_number = sa.Column(sa.String(50), info={"label": _l("Rental contract number"), "case_note": True})
+    drawn_up_on = sa.Column(sa.Date, nullable=False, index=True, info={"label": _l("Drawn up on"), "list": True})
     valid_from = sa.Column(sa.Date, info={"label": _l("Valid from")})
     valid_until = sa.Column(sa.Date, info={"label": _l("Valid until")})
     # Indexed: "awaiting signatures" is the list's everyday filter, and a few among a region's agreements.
     status = enum_column(
-        AgreementStatus, nullable=False, default=AgreementStatus.draft, index=True, info={"label": _l("Status")}
+        AgreementStatus, nullable=False, default=AgreementStatus.draft, index=True, info={"label": _l("Status"), "list": True}
     )
-    notes = sa.Column(sa.Text, info={"label": _l("Notes")})
+    notes = sa.Column(sa.Text, info={"label": _l("Notes"), "case_note": True})
     # len(missing_signatures), kept by the database (triggers of migration 0007) whenever a signature,
     # the trajectory's organisations or this agreement's trajectory change: "awaiting signatures" is
     # then read from an index instead of testing every agreement's signatures.
     signatures_missing = sa.Column(sa.Integer, nullable=False, default=0, server_default="0", index=True,
-                                   info={"label": _l("Signatures missing"), "kept_by_database": True})
+                                   info={"label": _l("Signatures missing"), "workbook": False, "kept_by_database": True})
 
-    trajectory = relationship("Trajectory", back_populates="agreements", info={"label": _l("Trajectory")})
+    trajectory = relationship("Trajectory", back_populates="agreements", info={"label": _l("Trajectory"), "list": True})
     obligations = relationship(
         "Obligation", back_populates="agreement", cascade="all, delete-orphan", order_by="Obligation.due_date"
     )
@@ -78,6 +82,8 @@ class Obligation(RecordedMixin, VersionedMixin, Model):
     """What one party (or the tenant) must do under the agreement, and by when."""
 
     __tablename__ = "obligation"
+    __label__ = _l("Obligation")
+    __plural__ = _l("Obligations")
     __scope__ = "agreement.trajectory"
     # A party other than the coordinator records obligations of its own organisation (or the tenant's).
     __own_party_field__ = "organisation"
@@ -86,16 +92,16 @@ class Obligation(RecordedMixin, VersionedMixin, Model):
     agreement_id = sa.Column(
         sa.Integer, sa.ForeignKey("agreement.id", ondelete="CASCADE"), nullable=False, index=True
     )
-    party = enum_column(SigningParty, nullable=False, info={"label": _l("Party")})
+    party = enum_column(SigningParty, nullable=False, info={"label": _l("Party"), "list": True})
     organisation_id = sa.Column(sa.Integer, sa.ForeignKey("organisation.id", ondelete="RESTRICT"), index=True)
-    description = sa.Column(sa.Text, nullable=False, info={"label": _l("Obligation")})
-    due_date = sa.Column(sa.Date, info={"label": _l("Due date")})
+    description = sa.Column(sa.Text, nullable=False, info={"label": _l("Obligation"), "list": True, "case_note": True})
+    due_date = sa.Column(sa.Date, info={"label": _l("Due date"), "list": True})
     status = enum_column(
-        ObligationStatus, nullable=False, default=ObligationStatus.open, info={"label": _l("Status")}
+        ObligationStatus, nullable=False, default=ObligationStatus.open, info={"label": _l("Status"), "list": True}
     )
 
     agreement = relationship("Agreement", back_populates="obligations", info={"label": _l("Agreement")})
-    organisation = relationship("Organisation", foreign_keys=[organisation_id], info={"label": _l("Organisation")})
+    organisation = relationship("Organisation", foreign_keys=[organisation_id], info={"label": _l("Organisation"), "list": True})
 
     def __str__(self) -> str:
         return (self.description or "")[:60]
@@ -105,6 +111,8 @@ class Signature(RecordedMixin, VersionedMixin, Model):
     """A party's signature on an agreement: the tenant, or an involved organisation."""
 
     __tablename__ = "signature"
+    __label__ = _l("Signature")
+    __plural__ = _l("Signatures")
     __scope__ = "agreement.trajectory"
     # A party signs for itself; the coordinator may record a paper signature on its behalf.
     __own_party_field__ = "organisation"
@@ -115,13 +123,13 @@ class Signature(RecordedMixin, VersionedMixin, Model):
     agreement_id = sa.Column(
         sa.Integer, sa.ForeignKey("agreement.id", ondelete="CASCADE"), nullable=False, index=True
     )
-    party = enum_column(SigningParty, nullable=False, info={"label": _l("Party")})
+    party = enum_column(SigningParty, nullable=False, info={"label": _l("Party"), "list": True})
     organisation_id = sa.Column(sa.Integer, sa.ForeignKey("organisation.id", ondelete="RESTRICT"), index=True)
-    signed_by = sa.Column(sa.String(150), nullable=False, info={"label": _l("Signed by")})
-    signed_on = sa.Column(sa.Date, nullable=False, info={"label": _l("Signed on")})
+    signed_by = sa.Column(sa.String(150), nullable=False, info={"label": _l("Signed by"), "list": True, "case_note": True})
+    signed_on = sa.Column(sa.Date, nullable=False, info={"label": _l("Signed on"), "list": True})
 
     agreement = relationship("Agreement", back_populates="signatures", info={"label": _l("Agreement")})
-    organisation = relationship("Organisation", foreign_keys=[organisation_id], info={"label": _l("Organisation")})
+    organisation = relationship("Organisation", foreign_keys=[organisation_id], info={"label": _l("Organisation"), "list": True})
 
     @property
     def recorded_on_behalf(self) -> bool:

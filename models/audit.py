@@ -48,6 +48,8 @@ class AuditEntry(Model):
     """One audited event. User and organisation are copied, so the entry outlives the account."""
 
     __tablename__ = "audit_entry"
+    __label__ = _l("Audit entry")
+    __plural__ = _l("Audit entries")
     __scope__ = "public"  # who may read the trail is a permission (Coordinator, Admin), not a scope
     __table_args__ = (sa.Index("ix_audit_entry_record", "record_type", "record_id", "at"),)
 

@@ -11,7 +11,10 @@ class Debt(RecordedMixin, VersionedMixin, Model):
     """One debt (or an expected future cost) of the tenant within a trajectory."""
 
     __tablename__ = "debt"
+    __label__ = _l("Debt")
+    __plural__ = _l("Debts")
     __scope__ = "trajectory"
+    __workbook__ = "category"
     # From the index alone: a trajectory's total debt (Trajectory.total_current_debt), the debt totals
     # of a set of trajectories (reports.kpi.debt_totals), and the count of an organisation's debts
     # with a given status (the scope and the list's status filter meet).
@@ -24,21 +27,21 @@ class Debt(RecordedMixin, VersionedMixin, Model):
     trajectory_id = sa.Column(
         sa.Integer, sa.ForeignKey("trajectory.id", ondelete="RESTRICT"), nullable=False, index=True
     )
-    creditor = sa.Column(sa.String(150), nullable=False, info={"label": _l("Creditor")})
-    category = enum_column(DebtCategory, nullable=False, index=True, info={"label": _l("Category")})
+    creditor = sa.Column(sa.String(150), nullable=False, info={"label": _l("Creditor"), "list": True, "case_note": True, "workbook": True})
+    category = enum_column(DebtCategory, nullable=False, index=True, info={"label": _l("Category"), "list": True})
     status = enum_column(
-        DebtStatus, nullable=False, default=DebtStatus.inventoried, index=True, info={"label": _l("Status")}
+        DebtStatus, nullable=False, default=DebtStatus.inventoried, index=True, info={"label": _l("Status"), "list": True}
     )
-    original_amount = sa.Column(Money, nullable=False, info={"label": _l("Original amount")})
-    current_balance = sa.Column(Money, nullable=False, index=True, info={"label": _l("Current balance")})
-    monthly_payment = sa.Column(Money, info={"label": _l("Monthly payment")})
+    original_amount = sa.Column(Money, nullable=False, info={"label": _l("Original amount"), "list": True})
+    current_balance = sa.Column(Money, nullable=False, index=True, info={"label": _l("Current balance"), "list": True})
+    monthly_payment = sa.Column(Money, info={"label": _l("Monthly payment"), "list": True})
     is_expected_cost = sa.Column(
         sa.Boolean, nullable=False, default=False, info={"label": _l("Expected future cost")}
     )
     registered_on = sa.Column(sa.Date, info={"label": _l("Registered on")})
-    notes = sa.Column(sa.Text, info={"label": _l("Notes")})
+    notes = sa.Column(sa.Text, info={"label": _l("Notes"), "case_note": True})
 
-    trajectory = relationship("Trajectory", back_populates="debts", info={"label": _l("Trajectory")})
+    trajectory = relationship("Trajectory", back_populates="debts", info={"label": _l("Trajectory"), "list": True})
 
     def __str__(self) -> str:
         return f"{self.creditor} ({self.category})"

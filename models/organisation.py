@@ -12,15 +12,17 @@ class Organisation(VersionedMixin, Model):
     """A party in the Laatste Kans process: corporation, coordinator, municipality, team."""
 
     __tablename__ = "organisation"
+    __label__ = _l("Organisation")
+    __plural__ = _l("Organisations")
     __scope__ = "public"
     __owner__ = "id"
 
     id = sa.Column(sa.Integer, primary_key=True)
-    name = sa.Column(sa.String(150), nullable=False, unique=True, info={"label": _l("Name")})
-    kind = enum_column(OrganisationKind, nullable=False, index=True, info={"label": _l("Kind")})
-    city = sa.Column(sa.String(100), info={"label": _l("City")})
-    phone = sa.Column(sa.String(30), info={"label": _l("Phone")})
-    email = sa.Column(sa.String(254), info={"label": _l("E-mail"), "format": "email"})
+    name = sa.Column(sa.String(150), nullable=False, unique=True, info={"label": _l("Name"), "list": True})
+    kind = enum_column(OrganisationKind, nullable=False, index=True, info={"label": _l("Kind"), "list": True})
+    city = sa.Column(sa.String(100), info={"label": _l("City"), "list": True})
+    phone = sa.Column(sa.String(30), info={"label": _l("Phone"), "list": True})
+    email = sa.Column(sa.String(254), info={"label": _l("E-mail"), "list": True, "format": "email"})
 
     contacts = relationship("Contact", back_populates="organisation", order_by="Contact.name")
 
@@ -41,6 +43,8 @@ class Contact(VersionedMixin, Model):
     """A person at an organisation: coordinator, counsellor, caseworker."""
 
     __tablename__ = "contact"
+    __label__ = _l("Contact")
+    __plural__ = _l("Contacts")
     __scope__ = "public"
     # An organisation keeps its own people.
     __owner__ = "organisation_id"
@@ -50,12 +54,12 @@ class Contact(VersionedMixin, Model):
     organisation_id = sa.Column(
         sa.Integer, sa.ForeignKey("organisation.id", ondelete="RESTRICT"), nullable=False, index=True
     )
-    name = sa.Column(sa.String(150), nullable=False, info={"label": _l("Name")})
-    function = sa.Column(sa.String(100), info={"label": _l("Function")})
-    email = sa.Column(sa.String(254), info={"label": _l("E-mail"), "format": "email"})
-    phone = sa.Column(sa.String(30), info={"label": _l("Phone")})
+    name = sa.Column(sa.String(150), nullable=False, info={"label": _l("Name"), "list": True})
+    function = sa.Column(sa.String(100), info={"label": _l("Function"), "list": True})
+    email = sa.Column(sa.String(254), info={"label": _l("E-mail"), "list": True, "format": "email"})
+    phone = sa.Column(sa.String(30), info={"label": _l("Phone"), "list": True})
 
-    organisation = relationship("Organisation", back_populates="contacts", info={"label": _l("Organisation")})
+    organisation = relationship("Organisation", back_populates="contacts", info={"label": _l("Organisation"), "list": True})
 
     @hybrid_property
     def display_name(self) -> str:

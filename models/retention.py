@@ -1,7 +1,8 @@
 """Retention (AVG art. 5(1)(e)): erase what identifies a tenant once their last case is long over.
 
-Names, contact data, BSN and every free-text note are erased; statuses, dates, amounts,
-categories and assessments stay, so the partners' figures do not change. The audit trail keeps
+What identifies the tenant (columns declared `personal`) and every free-text note (`case_note`)
+of every entity in the case (models.registry) are erased; statuses, dates, amounts, categories
+and assessments stay, so the partners' figures do not change. The audit trail keeps
 that a change happened but loses the erased values.
 """
 import json
@@ -11,29 +12,13 @@ from datetime import date
 import sqlalchemy as sa
 from dateutil.relativedelta import relativedelta
 
-from .agreement import Agreement, Obligation, Signature
+from . import registry
 from .audit import AuditAction, AuditEntry, record_access
-from .debt import Debt
 from .enums import TrajectoryStatus
-from .evaluation import Evaluation, Intervention
 from .tenant import Tenant
 from .trajectory import Trajectory
-from .workflow import StatusChange
 
 ERASED = "(erased)"
-# What identifies the tenant (record type "tenant") and which free text goes ("case_notes").
-TENANT_FIELDS = ["first_name", "last_name", "date_of_birth", "bsn", "street", "house_number", "phone", "email",
-                 "rental_contract_number", "problem_areas", "psychosocial_notes"]
-CASE_NOTES = {
-    Trajectory: ["reason_other", "notes", "relapse_remark"],
-    Agreement: ["rental_contract_number", "notes"],
-    Obligation: ["description"],
-    Signature: ["signed_by"],
-    Debt: ["creditor", "notes"],
-    Evaluation: ["participants", "interventions_agreed", "notes"],
-    Intervention: ["description", "result"],
-    StatusChange: ["remark", "override_reason"],
-}
 
 
 @dataclass
@@ -66,18 +51,26 @@ def _due_tenants(session, years: int, today: date):
 
 
 def _case_records(session, tenant_ids):
-    """(model, id) of every case record of these tenants that can hold free text."""
+    """{entity: ids} of every record inside these tenants' trajectories that holds case notes."""
     trajectory_ids = sa.select(Trajectory.id).where(Trajectory.tenant_id.in_(tenant_ids))
-    agreement_ids = sa.select(Agreement.id).where(Agreement.trajectory_id.in_(trajectory_ids))
-    evaluation_ids = sa.select(Evaluation.id).where(Evaluation.trajectory_id.in_(trajectory_ids))
-    parents = {
-        Trajectory: Trajectory.id.in_(trajectory_ids), Agreement: Agreement.id.in_(agreement_ids),
-        Obligation: Obligation.agreement_id.in_(agreement_ids), Signature: Signature.agreement_id.in_(agreement_ids),
-        Debt: Debt.trajectory_id.in_(trajectory_ids), Evaluation: Evaluation.id.in_(evaluation_ids),
-        Intervention: Intervention.evaluation_id.in_(evaluation_ids),
-        StatusChange: StatusChange.trajectory_id.in_(trajectory_ids),
-    }
-    return {model: session.execute(sa.select(model.id).where(clause)).scalars().all() for model, clause in parents.items()}
+    return {entity: session.execute(sa.select(entity.model.id).where(entity.in_trajectories(trajectory_ids)))
+            .scalars().all()
+            for entity in registry.case_entities() if entity.case_path is not None and entity.case_notes}
+
+
+def _erased_values(model, names) -> dict:
+    """What each erased column holds afterwards: what it declares (`erase_to`), else nothing, else a mark."""
+    values = {}
+    for name in names:
+        column = model.__table__.c[name]
+        erase_to = column.info.get("erase_to")
+        if callable(erase_to):
+            values[name] = erase_to(column)
+        elif erase_to is not None:
+            values[name] = erase_to
+        else:
+            values[name] = None if column.nullable else ERASED
+    return values
 
 
 def plan(session, years: dict, today=None) -> Plan:
@@ -96,23 +89,18 @@ def run(session, years: dict, today=None) -> Plan:
     tenant_ids = [tenant_id for tenant_id, _, _ in result.tenants]
     notes_due = [row[0] for row in _due_tenants(session, years["case_notes"], today)]
     if tenant_ids:
-        session.execute(
-            sa.update(Tenant).where(Tenant.id.in_(tenant_ids)).values(
-                **{name: None for name in TENANT_FIELDS if name not in ("first_name", "last_name")},
-                first_name="Geanonimiseerd", last_name=ERASED, anonymised_on=today,
-                # The postcode's digits stay: the area counts for the figures, the street does not.
-                postcode=sa.func.substr(Tenant.postcode, 1, 4), version=Tenant.version + 1,
-            )
-        )
-        _erase_audit_values(session, "tenant", tenant_ids, [*TENANT_FIELDS, "postcode"])
+        tenant = registry.entity(Tenant)
+        erased = [*tenant.personal, *tenant.case_notes]
+        session.execute(sa.update(Tenant).where(Tenant.id.in_(tenant_ids)).values(
+            **_erased_values(Tenant, erased), anonymised_on=today, version=Tenant.version + 1))
+        _erase_audit_values(session, tenant.name, tenant_ids, erased)
     if notes_due:
-        records = _case_records(session, notes_due)
-        for model, ids in records.items():
+        for entity, ids in _case_records(session, notes_due).items():
             if ids:
-                fields = CASE_NOTES[model]
-                nullable = {name: (ERASED if not model.__table__.c[name].nullable else None) for name in fields}
-                session.execute(sa.update(model).where(model.id.in_(ids)).values(**nullable))
-                _erase_audit_values(session, model.__tablename__, ids, fields)
+                model = entity.model
+                session.execute(sa.update(model).where(model.id.in_(ids))
+                                .values(**_erased_values(model, entity.case_notes)))
+                _erase_audit_values(session, entity.name, ids, entity.case_notes)
     session.commit()
     for tenant_id in tenant_ids:
         record_access(session, AuditAction.anonymise, "tenant", tenant_id, detail="retention")

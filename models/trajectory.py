@@ -24,6 +24,8 @@ trajectory_organisation = sa.Table(
     ),
     # The scope's "involved in" branch: an organisation's trajectories from the index alone.
     sa.Index("ix_trajectory_organisation_organisation_trajectory", "organisation_id", "trajectory_id"),
+    # How an organisation's delete refusal counts its rows (models.registry.plural_label).
+    info={"label": _l("Involved organisation"), "plural": _l("trajectories it is involved in")},
 )
 
 
@@ -31,6 +33,8 @@ class Trajectory(VersionedMixin, Model):
     """One tenant's Laatste Kans case, from referral to its end and relapse follow-up."""
 
     __tablename__ = "trajectory"
+    __label__ = _l("Trajectory")
+    __plural__ = _l("Trajectories")
     __scope__ = "self"
     # Who may change what (models.authority): the referrer owns the case; who is party to it is the
     # coordinating organisation's call; the course moves only by the lifecycle's steps.
@@ -39,6 +43,9 @@ class Trajectory(VersionedMixin, Model):
     __step_fields__ = ("status", "outcome", "actual_end_date")
     # The start counts towards the minimum duration, whose exception is the coordinator's alone.
     __coordinator_fields__ = ("start_date", "planned_end_date")
+    # The partner workbook's sheet, in referral order, with two computed columns (reports.partner_workbook).
+    __workbook__ = "referral_date"
+    __workbook_computed__ = ("referral_reasons", "next_evaluation_date")
     __table_args__ = (
         # The list's order (referral date), alone and after its status filter.
         sa.Index("ix_trajectory_referral_date", "referral_date"),
@@ -58,22 +65,22 @@ class Trajectory(VersionedMixin, Model):
     )
     status = enum_column(
         TrajectoryStatus, nullable=False, default=TrajectoryStatus.referred, index=True,
-        info={"label": _l("Status")},
+        info={"label": _l("Status"), "list": True},
     )
-    referral_date = sa.Column(sa.Date, nullable=False, info={"label": _l("Referral date")})
-    reason_rent_arrears = sa.Column(sa.Boolean, nullable=False, default=False, info={"label": _l("Rent arrears")})
-    reason_nuisance = sa.Column(sa.Boolean, nullable=False, default=False, info={"label": _l("Nuisance")})
-    reason_damage = sa.Column(sa.Boolean, nullable=False, default=False, info={"label": _l("Damage to the home")})
+    referral_date = sa.Column(sa.Date, nullable=False, info={"label": _l("Referral date"), "list": True})
+    reason_rent_arrears = sa.Column(sa.Boolean, nullable=False, default=False, info={"label": _l("Rent arrears"), "workbook": False})
+    reason_nuisance = sa.Column(sa.Boolean, nullable=False, default=False, info={"label": _l("Nuisance"), "workbook": False})
+    reason_damage = sa.Column(sa.Boolean, nullable=False, default=False, info={"label": _l("Damage to the home"), "workbook": False})
     reason_care_avoidance = sa.Column(
-        sa.Boolean, nullable=False, default=False, info={"label": _l("Care avoidance")}
+        sa.Boolean, nullable=False, default=False, info={"label": _l("Care avoidance"), "workbook": False}
     )
-    reason_other = sa.Column(sa.String(255), info={"label": _l("Other reason")})
+    reason_other = sa.Column(sa.String(255), info={"label": _l("Other reason"), "case_note": True})
     eviction_judgment = enum_column(
         EvictionJudgment, nullable=False, default=EvictionJudgment.none,
         info={"label": _l("Eviction judgment")},
     )
     eviction_judgment_date = sa.Column(sa.Date, info={"label": _l("Eviction judgment date")})
-    start_date = sa.Column(sa.Date, info={"label": _l("Start date")})
+    start_date = sa.Column(sa.Date, info={"label": _l("Start date"), "list": True})
     planned_end_date = sa.Column(sa.Date, info={"label": _l("Planned end date")})
     actual_end_date = sa.Column(sa.Date, info={"label": _l("Actual end date")})
     outcome = enum_column(TrajectoryOutcome, info={"label": _l("Outcome")})
@@ -81,8 +88,8 @@ class Trajectory(VersionedMixin, Model):
     counsellor_id = sa.Column(sa.Integer, sa.ForeignKey("contact.id", ondelete="SET NULL"), index=True)
     relapse_followup_date = sa.Column(sa.Date, info={"label": _l("Followed up on")})
     relapse = sa.Column(sa.Boolean, info={"label": _l("Relapse")})
-    relapse_remark = sa.Column(sa.Text, info={"label": _l("Relapse remark")})
-    notes = sa.Column(sa.Text, info={"label": _l("Notes")})
+    relapse_remark = sa.Column(sa.Text, info={"label": _l("Relapse remark"), "case_note": True})
+    notes = sa.Column(sa.Text, info={"label": _l("Notes"), "case_note": True})
     # Figures of the trajectory's debts and evaluations, kept by the database itself: triggers on
     # `debt` and `evaluation` (migration 0006) recount them in the same transaction as every write,
     # whoever makes it. Stored, a list can sort by them and the evaluations due can be read from an
@@ -90,19 +97,19 @@ class Trajectory(VersionedMixin, Model):
     # The portal never writes them (models.derived keeps the session's copies fresh); they are marked
     # `kept_by_database`.
     total_current_debt = sa.Column(Money, nullable=False, default=0, server_default="0",
-                                   info={"label": _l("Total current debt"), "kept_by_database": True})
+                                   info={"label": _l("Total current debt"), "list": True, "kept_by_database": True})
     total_original_debt = sa.Column(Money, nullable=False, default=0, server_default="0",
-                                    info={"label": _l("Total original debt"), "kept_by_database": True})
-    last_evaluation_held_on = sa.Column(sa.Date, info={"label": _l("Last evaluation held on"), "kept_by_database": True})
+                                    info={"label": _l("Total original debt"), "workbook": False, "kept_by_database": True})
+    last_evaluation_held_on = sa.Column(sa.Date, info={"label": _l("Last evaluation held on"), "workbook": False, "kept_by_database": True})
 
-    tenant = relationship("Tenant", back_populates="trajectories", info={"label": _l("Tenant")})
+    tenant = relationship("Tenant", back_populates="trajectories", info={"label": _l("Tenant"), "list": True})
     referring_organisation = relationship(
         "Organisation", foreign_keys=[referring_organisation_id],
-        info={"label": _l("Referring organisation")},
+        info={"label": _l("Referring organisation"), "list": True},
     )
     involved_organisations = relationship(
         "Organisation", secondary=trajectory_organisation, order_by="Organisation.name",
-        backref="involved_in_trajectories", info={"label": _l("Involved organisations")},
+        backref="involved_in_trajectories", info={"label": _l("Involved organisations"), "list": True},
     )
     coordinator = relationship("Contact", foreign_keys=[coordinator_id], info={"label": _l("Coordinator")})
     counsellor = relationship("Contact", foreign_keys=[counsellor_id], info={"label": _l("Counsellor")})

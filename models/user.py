@@ -12,6 +12,8 @@ class PortalUser(User):
     """A member of staff of one organisation."""
 
     __tablename__ = "ab_user"
+    __label__ = _l("User account")
+    __plural__ = _l("User accounts")
 
     organisation_id = sa.Column(
         sa.Integer, sa.ForeignKey("organisation.id", ondelete="RESTRICT"), nullable=True, index=True

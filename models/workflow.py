@@ -32,6 +32,8 @@ class StatusChange(Model):
     """One step in a trajectory's history: who, when, from, to, and why."""
 
     __tablename__ = "status_change"
+    __label__ = _l("Status change")
+    __plural__ = _l("Status changes")
     __scope__ = "trajectory"
 
     id = sa.Column(sa.Integer, primary_key=True)
@@ -42,8 +44,8 @@ class StatusChange(Model):
     changed_by_id = sa.Column(sa.Integer, sa.ForeignKey("ab_user.id", ondelete="SET NULL"), index=True)
     from_status = enum_column(Status, info={"label": _l("From")})
     to_status = enum_column(Status, nullable=False, info={"label": _l("To")})
-    remark = sa.Column(sa.Text, info={"label": _l("Remark")})
-    override_reason = sa.Column(sa.Text, info={"label": _l("Reason for the exception")})
+    remark = sa.Column(sa.Text, info={"label": _l("Remark"), "case_note": True})
+    override_reason = sa.Column(sa.Text, info={"label": _l("Reason for the exception"), "case_note": True})
 
     trajectory = relationship("Trajectory", back_populates="status_changes", info={"label": _l("Trajectory")})
     changed_by = relationship("PortalUser", info={"label": _l("By")})

@@ -7,10 +7,7 @@ import sqlalchemy as sa
 from dateutil.relativedelta import relativedelta
 from flask_babel import lazy_gettext as _l
 
-from models import (
-    Agreement, Debt, Evaluation, Organisation, OrganisationKind, SigningParty, Tenant, Trajectory,
-    trajectory_organisation,
-)
+from models import Organisation, OrganisationKind, SigningParty, Tenant, Trajectory, registry
 from models.scope import ALL_CASES, visible_clause
 
 from . import kpi
@@ -41,10 +38,8 @@ class PartnerWorkbook:
     def build(self):
         book = XlsxWorkbook()
         book.add_key_values(_l("Summary"), self.summary_rows())
-        book.add_sheet(_l("Trajectories"), *self.trajectory_sheet())
-        book.add_sheet(_l("Evaluations"), *self.evaluation_sheet())
-        book.add_sheet(_l("Debts"), *self.debt_sheet())
-        book.add_sheet(_l("Agreements"), *self.agreement_sheet())
+        for entity in sheet_entities():
+            book.add_sheet(entity.plural, *self.entity_sheet(entity))
         return book.save()
 
     def description(self) -> str:
@@ -95,87 +90,37 @@ class PartnerWorkbook:
         return rows
 
     # ---- the case lists ----------------------------------------------------------------
-    # Read as values straight from SQL: a corporation's 300,000 debts without an object per row.
+    # One sheet per entity that declares `__workbook__` (its order), with the fields it declares for
+    # the workbook (models.registry), read as values straight from SQL: a corporation's 300,000 debts
+    # without an object per row.
 
-    def trajectory_sheet(self):
-        organisation = sa.orm.aliased(Organisation)
-        involved = (
-            sa.select(sa.func.aggregate_strings(Organisation.name, NAME_SEPARATOR))
-            .join(trajectory_organisation, trajectory_organisation.c.organisation_id == Organisation.id)
-            .where(trajectory_organisation.c.trajectory_id == Trajectory.id)
-            .scalar_subquery()
-        )
+    def entity_sheet(self, entity):
+        model = entity.model
         sheet = SqlSheet(self.yes_no)
-        self._tenant_columns(sheet)
-        sheet.add(_l("Status"), Trajectory.status)
-        sheet.add(_l("Referral date"), Trajectory.referral_date)
-        sheet.add(_l("Referral reasons"), *(getattr(Trajectory, name) for name in Trajectory.REASON_COLUMNS),
-                  Trajectory.reason_other, show=Trajectory.describe_reasons)
-        sheet.add(_l("Referring organisation"), organisation.name)
-        sheet.add(_l("Involved organisations"), involved, show=_names)
-        sheet.add(_l("Eviction judgment"), Trajectory.eviction_judgment)
-        sheet.add(_l("Start date"), Trajectory.start_date)
-        sheet.add(_l("Planned end date"), Trajectory.planned_end_date)
-        sheet.add(_l("Actual end date"), Trajectory.actual_end_date)
-        sheet.add(_l("Outcome"), Trajectory.outcome)
-        sheet.add(_l("Next evaluation"), Trajectory.next_evaluation_date)
-        sheet.add(_l("Total current debt"), Trajectory.total_current_debt)
-        query = (
-            sheet.select().select_from(Trajectory)
-            .join(Tenant, Tenant.id == Trajectory.tenant_id)
-            .join(organisation, organisation.id == Trajectory.referring_organisation_id)
-            .where(visible_clause(Trajectory, self.scope))
-            .order_by(Trajectory.referral_date, Trajectory.id)
-        )
+        # The trajectory's sheet names the tenant; a record inside a trajectory, its client number.
+        self._tenant_columns(sheet, client_number_only=bool(entity.case_path))
+        mapper = sa.inspect(model)
+        for name in registry.declared_fields(model, "workbook"):
+            relationship = mapper.relationships.get(name)
+            if relationship is not None and relationship.mapper.class_ in (Tenant, Trajectory):
+                continue  # the case is named by its client number
+            if relationship is not None and relationship.secondary is not None:
+                sheet.add(registry.field_label(model, name), registry.field_expression(model, name, NAME_SEPARATOR),
+                          show=_names)
+            else:
+                sheet.add(registry.field_label(model, name), registry.field_expression(model, name))
+        for name in getattr(model, "__workbook_computed__", ()):
+            label, expressions, show = COMPUTED[name]()
+            sheet.add(label, *expressions, show=show)
+        query = _join_case(sheet.select().select_from(model), model, entity.case_path)
+        query = query.join(Tenant, Tenant.id == Trajectory.tenant_id).where(visible_clause(Trajectory, self.scope))
+        order = getattr(model, entity.workbook_order)
+        # The trajectories in their order; every other record grouped by its trajectory.
+        query = query.order_by(order, model.id) if not entity.case_path else query.order_by(Trajectory.id, order, model.id)
         return sheet.columns, self._stream(query)
-
-    def evaluation_sheet(self):
-        sheet = SqlSheet(self.yes_no)
-        self._tenant_columns(sheet, client_number_only=True)
-        sheet.add(_l("Planned date"), Evaluation.planned_date)
-        sheet.add(_l("Held on"), Evaluation.held_date)
-        sheet.add(_l("Assessment"), Evaluation.assessment)
-        sheet.add(_l("Rent paid"), Evaluation.rent_paid)
-        sheet.add(_l("New debts"), Evaluation.new_debts)
-        sheet.add(_l("Nuisance reports"), Evaluation.nuisance_reports)
-        sheet.add(_l("Obligations kept"), Evaluation.obligations_kept)
-        return sheet.columns, self._stream(self._of_cases(sheet, Evaluation, Evaluation.planned_date))
-
-    def debt_sheet(self):
-        sheet = SqlSheet(self.yes_no)
-        self._tenant_columns(sheet, client_number_only=True)
-        sheet.add(_l("Creditor"), Debt.creditor)
-        sheet.add(_l("Category"), Debt.category)
-        sheet.add(_l("Status"), Debt.status)
-        sheet.add(_l("Original amount"), Debt.original_amount)
-        sheet.add(_l("Current balance"), Debt.current_balance)
-        sheet.add(_l("Monthly payment"), Debt.monthly_payment)
-        sheet.add(_l("Expected future cost"), Debt.is_expected_cost)
-        return sheet.columns, self._stream(self._of_cases(sheet, Debt, Debt.category))
-
-    def _of_cases(self, sheet, model, order):
-        """The sheet's values of `model`'s rows in the scope's trajectories, grouped by trajectory."""
-        return (
-            sheet.select().select_from(model)
-            .join(Trajectory, model.trajectory_id == Trajectory.id)
-            .join(Tenant, Tenant.id == Trajectory.tenant_id)
-            .where(visible_clause(Trajectory, self.scope))
-            .order_by(Trajectory.id, order, model.id)
-        )
 
     def _stream(self, query):
         return self.session.execute(query.execution_options(yield_per=2000))
-
-    def agreement_sheet(self):
-        sheet = SqlSheet(self.yes_no)
-        self._tenant_columns(sheet, client_number_only=True)
-        sheet.add(_l("Version"), Agreement.agreement_version)
-        sheet.add(_l("Drawn up on"), Agreement.drawn_up_on)
-        sheet.add(_l("Status"), Agreement.status)
-        sheet.add(_l("Valid from"), Agreement.valid_from)
-        sheet.add(_l("Valid until"), Agreement.valid_until)
-        sheet.add(_l("Still to sign"), *kpi.still_to_sign(NAME_SEPARATOR), show=_still_to_sign)
-        return sheet.columns, self._stream(self._of_cases(sheet, Agreement, Agreement.drawn_up_on))
 
     def _tenant_columns(self, sheet, client_number_only=False):
         sheet.add(_l("Client number"), Tenant.client_number)
@@ -188,6 +133,38 @@ class PartnerWorkbook:
         sheet.add(_l("Postcode"), Tenant.postcode)
         sheet.add(_l("City"), Tenant.city)
 
+
+def sheet_entities() -> list:
+    """The entities with a sheet of their own, the trajectories first."""
+    return sorted((e for e in registry.case_entities() if e.workbook_order), key=lambda e: len(e.case_path or ()))
+
+
+def _join_case(query, model, path):
+    """The query of `model`'s rows joined along its case path up to the trajectory."""
+    current = model
+    for step in path:
+        relationship = sa.inspect(current).relationships[step]
+        query = query.join(getattr(current, step))
+        current = relationship.mapper.class_
+    return query
+
+
+def _referral_reasons():
+    return (_l("Referral reasons"), [*(getattr(Trajectory, name) for name in Trajectory.REASON_COLUMNS),
+                                     Trajectory.reason_other], Trajectory.describe_reasons)
+
+
+def _next_evaluation():
+    return _l("Next evaluation"), [Trajectory.next_evaluation_date], None
+
+
+def _still_to_sign_column():
+    return _l("Still to sign"), list(kpi.still_to_sign(NAME_SEPARATOR)), _still_to_sign
+
+
+# Columns that are no field but computed in SQL, named by the models' `__workbook_computed__`.
+COMPUTED = {"referral_reasons": _referral_reasons, "next_evaluation_date": _next_evaluation,
+            "missing_signatures": _still_to_sign_column}
 
 # Between the names aggregate_strings joins: a character no organisation's name holds.
 NAME_SEPARATOR = "\x1f"

@@ -1,12 +1,20 @@
-"""Subject access (inzageverzoek, AVG art. 15): everything the portal holds about one tenant."""
+"""Subject access (inzageverzoek, AVG art. 15): everything the portal holds about one tenant.
+
+Its sections are the case's entities as the registry knows them (models.registry): a new entity
+inside a case is in the export without a line here.
+"""
 import json
 
 import sqlalchemy as sa
+from flask_babel import lazy_gettext as _l
+from sqlalchemy.orm import MANYTOMANY
 
-from models import AuditEntry, Tenant
+from models import AuditEntry, Tenant, Trajectory, registry
 from models.audit import json_value
 
 from .xlsx import Column, XlsxWorkbook
+
+AUDIT_TRAIL = "audit_trail"
 
 
 def _columns(model) -> list:
@@ -15,38 +23,37 @@ def _columns(model) -> list:
 
 
 def _row(record) -> dict:
-    return {name: getattr(record, name) for name in _columns(type(record))}
+    row = {name: getattr(record, name) for name in _columns(type(record))}
+    # Lists of other records (a trajectory's involved organisations) by their names.
+    for relationship in sa.inspect(type(record)).relationships:
+        if relationship.direction is MANYTOMANY and "label" in relationship.info:
+            row[relationship.key] = [str(other) for other in getattr(record, relationship.key)]
+    return row
 
 
 def collect(session, tenant: Tenant) -> dict:
-    """{section: [rows as dicts]}: the tenant, every case record, and the audit trail about them."""
-    trajectories = list(tenant.trajectories)
-    agreements = [a for t in trajectories for a in t.agreements]
-    evaluations = [e for t in trajectories for e in t.evaluations]
-    sections = {
-        "tenant": [_row(tenant)],
-        "trajectories": [{**_row(t), "involved_organisations": [o.name for o in t.involved_organisations]}
-                         for t in trajectories],
-        "status_changes": [_row(c) for t in trajectories for c in t.status_changes],
-        "agreements": [_row(a) for a in agreements],
-        "obligations": [_row(o) for a in agreements for o in a.obligations],
-        "signatures": [_row(s) for a in agreements for s in a.signatures],
-        "debts": [_row(d) for t in trajectories for d in t.debts],
-        "evaluations": [_row(e) for e in evaluations],
-        "interventions": [_row(i) for e in evaluations for i in e.interventions],
-    }
-    records = {"tenant": [tenant.id]}
-    for table, section in (("trajectory", "trajectories"), ("status_change", "status_changes"),
-                           ("agreement", "agreements"), ("obligation", "obligations"), ("signature", "signatures"),
-                           ("debt", "debts"), ("evaluation", "evaluations"), ("intervention", "interventions")):
-        records[table] = [row["id"] for row in sections[section]]
-    about = sa.or_(*(sa.and_(AuditEntry.record_type == table, AuditEntry.record_id.in_(ids))
-                     for table, ids in records.items() if ids))
-    sections["audit_trail"] = [
+    """{table: [rows as dicts]}: the tenant, every record of its case, and the audit trail about them."""
+    trajectory_ids = sa.select(Trajectory.id).where(Trajectory.tenant_id == tenant.id)
+    sections = {}
+    for entity in registry.case_entities():
+        if entity.model is Tenant:
+            records = [tenant]
+        else:
+            model = entity.model
+            records = session.execute(sa.select(model).where(entity.in_trajectories(trajectory_ids))
+                                      .order_by(model.id)).scalars().all()
+        sections[entity.name] = [_row(record) for record in records]
+    about = sa.or_(*(sa.and_(AuditEntry.record_type == table, AuditEntry.record_id.in_([row["id"] for row in rows]))
+                     for table, rows in sections.items() if rows))
+    sections[AUDIT_TRAIL] = [
         _row(entry) for entry in session.execute(sa.select(AuditEntry).where(about).order_by(AuditEntry.at))
         .scalars()
     ]
     return sections
+
+
+def section_title(name) -> str:
+    return str(_l("Audit trail")) if name == AUDIT_TRAIL else registry.plural_label(name).capitalize()
 
 
 def as_json(sections: dict) -> bytes:
@@ -59,6 +66,5 @@ def as_workbook(sections: dict):
     for name, rows in sections.items():
         keys = list(rows[0]) if rows else ["id"]
         columns = [Column(key, (lambda k: lambda row: row.get(k))(key)) for key in keys]
-        book.add_sheet(name.replace("_", " "), columns, rows)
+        book.add_sheet(section_title(name), columns, rows)
     return book.save()
-

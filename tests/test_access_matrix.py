@@ -200,6 +200,9 @@ def check_account(app, client, username):
         truth, roles = ground_truth(username)
         all_ids = {model: {r.id for r in db.session.execute(db.select(model)).scalars()} for model in truth}
         sensitive_values = [v for t in db.session.execute(db.select(Tenant)).scalars() for v in (t.bsn, t.psychosocial_notes)]
+    # A model without rows in the fixture would pass every check below unseen.
+    problems += [f"the fixture holds no {model.__name__}" for model, ids in all_ids.items()
+                 if not ids and truth[model] is not EVERY_ROW]
     views = registered_crud_views(app)
     routes = {view.route_base: view.datamodel.obj for view in views}
     may_see_sensitive = bool(roles & SENSITIVE_ROLES)

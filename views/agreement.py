@@ -31,37 +31,20 @@ class ObligationView(PortalModelView):
     # The agreement's status decides whether its party may still change a row (models.authority): loaded with the page.
     datamodel = PortalInterface(Obligation, load_options=[joinedload(Obligation.organisation), joinedload(Obligation.agreement)])
     menu_entry = "AgreementView"
-    list_title = _l("Obligations")
-    show_title = _l("Obligation")
-    add_title = _l("Add obligation")
-    edit_title = _l("Edit obligation")
-
-    list_columns = ["party", "organisation", "description", "due_date", "status"]
-    show_columns = add_columns = edit_columns = ["agreement", "party", "organisation", "description", "due_date", "status"]
-    search_columns = ["party", "status", "due_date"]
     order_columns = ["party", "due_date", "status"]
     base_order = ("due_date", "asc")
 
     def validate_item(self, item, form):
         _check_party(item, "organisation", form)
 
-    def record_name(self):
-        return _l("The obligation")
-
 
 class SignatureView(PortalModelView):
     datamodel = PortalInterface(Signature, load_options=[joinedload(Signature.organisation), joinedload(Signature.agreement)])
     menu_entry = "AgreementView"
-    list_title = _l("Signatures")
-    show_title = _l("Signature")
-    add_title = _l("Add signature")
-    edit_title = _l("Edit signature")
 
     # Who recorded it shows whether a party signed itself or the coordinator recorded it on its behalf.
     list_columns = ["party", "organisation", "signed_by", "signed_on", "recorded_by_organisation"]
     show_columns = ["agreement", "party", "organisation", "signed_by", "signed_on", "recorded_by_organisation"]
-    add_columns = edit_columns = ["agreement", "party", "organisation", "signed_by", "signed_on"]
-    search_columns = ["party", "signed_by", "signed_on"]
     order_columns = ["party", "signed_by", "signed_on"]
     base_order = ("signed_on", "asc")
     validators_columns = {"signed_on": [NotInFuture()]}
@@ -83,9 +66,6 @@ class SignatureView(PortalModelView):
                 other.organisation_id == (item.organisation.id if item.organisation else None)
             ):
                 raise DomainError(_l("This party has already signed this agreement."), "party")
-
-    def record_name(self):
-        return _l("The signature")
 
 
 def _check_party(item, field, form):
@@ -109,8 +89,6 @@ class AgreementView(PortalModelView):
             joinedload(Agreement.trajectory).selectinload(Trajectory.involved_organisations),
         ],
     )
-    list_title = _l("Agreements")
-    show_title = _l("Agreement")
     add_title = _l("Draw up agreement")
     edit_title = _l("Edit agreement")
 
@@ -126,9 +104,6 @@ class AgreementView(PortalModelView):
     show_template = "portal/agreement_show.html"
     # Who takes which step is models.authority.AGREEMENT_STEP_TAKERS's call.
     restricted_permissions = {"can_step": ("Coordinator", "Caseworker")}
-
-    def record_name(self):
-        return _l("The agreement")
 
     @staticmethod
     def steps_for(actor, agreement) -> list:

@@ -22,7 +22,6 @@ from flask_appbuilder.models.sqla.interface import SQLAInterface
 from flask_appbuilder.urltools import get_filter_args, get_order_args, get_page_args, get_page_size_args
 from flask_babel import lazy_gettext as _l
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
-from sqlalchemy.ext.hybrid import HybridExtensionType
 from sqlalchemy.orm import MANYTOONE, joinedload
 from sqlalchemy.orm.exc import StaleDataError
 from flask_appbuilder.fields import QuerySelectMultipleField
@@ -31,13 +30,14 @@ from wtforms import BooleanField, DateField, DecimalField, HiddenField
 from wtforms.fields.core import UnboundField
 from wtforms.validators import DataRequired, Optional, ValidationError
 
-from models import AuditAction, AuditEntry, authority, record_access
+from models import AuditAction, AuditEntry, authority, record_access, registry
 from models.authority import NotAllowed
 from models.base import TEXT_MAX_LENGTH
 from models.scope import is_broad, is_declared, limit_query, scope_joined, scope_per_row, visible_clause
 from reports.xlsx import XLSX_MIMETYPE, Column, XlsxWorkbook
 
 from .autocomplete import AutocompleteField
+from .declared import default_columns, default_titles, export_fields
 from .fields import (
     AmountField, EmailAddress, EnumSelectField, FiniteAmount, MaxLength, NoControlCharacters, SaneDate, WholeNumber,
     YesNoUnknownField,
@@ -213,28 +213,7 @@ class PortalInterface(SQLAInterface):
 
     def sql_expression(self, name):
         """The SQL that yields what a list column shows, or None when only Python can compute it."""
-        mapper = sa.inspect(self.obj)
-        if name in mapper.column_attrs:
-            return getattr(self.obj, name)
-        if name in mapper.relationships:
-            relation = mapper.relationships[name]
-            target = relation.mapper.class_
-            if not hasattr(target, "display_name"):
-                return None
-            if relation.direction is MANYTOONE:
-                (local_column,) = relation.local_columns
-                return sa.select(target.display_name).where(target.id == local_column).scalar_subquery()
-            if relation.secondary is not None:
-                return (
-                    sa.select(sa.func.aggregate_strings(target.display_name, ", "))
-                    .select_from(target).join(relation.secondary, relation.secondaryjoin)
-                    .where(relation.primaryjoin).scalar_subquery()
-                )
-            return None
-        descriptor = mapper.all_orm_descriptors.get(name)
-        if descriptor is not None and descriptor.extension_type is HybridExtensionType.HYBRID_PROPERTY:
-            return getattr(self.obj, name)
-        return None
+        return registry.field_expression(self.obj, name)
 
     def get(self, id, filters=None, select_columns=None, outer_default_load=False):
         try:
@@ -433,10 +412,14 @@ class PortalModelView(ModelView):
         if not is_declared(model):
             raise LookupError(f"{type(self).__name__}: {model.__name__} declares no __scope__")
         self._sensitive = sensitive_columns(model)
+        # What the view does not say itself follows the model's declarations (views.declared).
+        for attribute, value in {**default_columns(model), **default_titles(model)}.items():
+            if not getattr(type(self), attribute, None):
+                setattr(self, attribute, value)
         # Fresh dicts per view: FAB fills these in place, a shared one would leak between views.
         self.label_columns = {**model_labels(model), **(type(self).label_columns or {})}
         self.base_filters = [["id", ScopeFilter, None], *(type(self).base_filters or [])]
-        self.search_columns = [c for c in (type(self).search_columns or []) if c not in self._sensitive]
+        self.search_columns = [c for c in self.search_columns if c not in self._sensitive]
         self.order_columns = [c for c in (type(self).order_columns or []) if c not in self._sensitive]
         self.search_exclude_columns = [*self._sensitive, *(type(self).search_exclude_columns or [])]
         self.formatters_columns = {**self._default_formatters(), **(type(self).formatters_columns or {})}
@@ -907,7 +890,7 @@ class PortalModelView(ModelView):
         """Rules across fields or records; raise DomainError. Subclasses extend."""
 
     def record_name(self):
-        return self.datamodel.obj.__name__
+        return registry.entity(self.datamodel.obj).label
 
     def post_delete_redirect(self):
         """Back to the page the delete was made from (a list, another record's page showing it in a
@@ -953,7 +936,8 @@ class PortalModelView(ModelView):
 
     # ---- Excel export of exactly what the list shows ---------------------------------
 
-    # Columns of the export; by default the list's own, so a field added to a list is exported too.
+    # Columns of the export; by default the list's own, then every other field declared for export
+    # (views.declared), so a field added to the model is exported too.
     export_columns = None
 
     @expose("/export/xlsx/")
@@ -965,7 +949,7 @@ class PortalModelView(ModelView):
         if order_column not in self._visible(self.order_columns):
             order_column, order_direction = self.base_order or ("", "")
         filters = filters.get_joined_filters(self._base_filters)
-        names = self._visible(self.export_columns or self.list_columns)
+        names = self._visible(self.export_columns or export_fields(self.datamodel.obj, self.list_columns))
         record_access(self.datamodel.session, AuditAction.export, self.datamodel.obj.__tablename__,
                       detail=request.query_string.decode(errors="replace") or None)
         expressions = [self.datamodel.sql_expression(name) for name in names]
@@ -988,7 +972,7 @@ class PortalModelView(ModelView):
     def export_table_columns(self, names, positional=False) -> list:
         """The record number, then the given columns with their labels; read by position or attribute."""
         yes_no = (str(_l("Yes")), str(_l("No")))
-        # The list's export shows what the list shows; declared export columns say themselves what they hold.
+        # A column the list shows only partly is exported as partly; declared export columns say themselves what they hold.
         masks = {} if self.export_columns else self.list_masks
         columns = [Column(_l("No."), itemgetter(0) if positional else attrgetter("id"))]
         for index, name in enumerate(names, start=1):
@@ -1019,23 +1003,6 @@ def _masked(read, mask):
     return lambda row: mask(read(row)) or None
 
 
-RECORD_NAMES = {
-    "organisation": _l("organisations"),
-    "contact": _l("contacts"),
-    "tenant": _l("tenants"),
-    "trajectory": _l("trajectories"),
-    "trajectory_organisation": _l("trajectories it is involved in"),
-    "status_change": _l("status changes"),
-    "intervention": _l("interventions"),
-    "agreement": _l("agreements"),
-    "obligation": _l("obligations"),
-    "signature": _l("signatures"),
-    "debt": _l("debts"),
-    "evaluation": _l("evaluations"),
-    "ab_user": _l("user accounts"),
-}
-
-
 def linked_records(item) -> list:
     """What still refers to `item` through a foreign key that does not cascade, as "3 debts"."""
     table = item.__table__
@@ -1049,5 +1016,5 @@ def linked_records(item) -> list:
                 sa.select(sa.func.count()).select_from(other).where(fk.parent == getattr(item, fk.column.key))
             ).scalar()
             if count:
-                found.append(f"{count} {RECORD_NAMES.get(other.name, other.name)}")
+                found.append(f"{count} {registry.plural_label(other.name)}")
     return found

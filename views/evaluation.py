@@ -14,12 +14,10 @@ from models import Assessment, Evaluation, Intervention, Organisation, Trajector
 from reports import kpi
 
 from .base import DomainError, PortalInterface, PortalModelView, security_manager
+from .declared import form_fields
 from .fields import NoControlCharacters, NotInFuture, SaneDate
 
-FIELDS = [
-    "trajectory", "planned_date", "held_date", "participants", "assessment", "rent_paid",
-    "new_debts", "nuisance_reports", "obligations_kept", "interventions_agreed", "notes",
-]
+FIELDS = form_fields(Evaluation)
 # "Serious problems" needs an intervention; the form lets staff record the first one with the evaluation.
 FIRST_INTERVENTION = ["intervention_description", "intervention_organisation", "intervention_due_date"]
 FIRST_INTERVENTION_FIELDS = {
@@ -44,42 +42,21 @@ class InterventionView(PortalModelView):
         load_options=[joinedload(Intervention.responsible_organisation),
                       joinedload(Intervention.evaluation).joinedload(Evaluation.trajectory).joinedload(Trajectory.tenant)],
     )
-    list_title = _l("Interventions")
-    show_title = _l("Intervention")
-    add_title = _l("Add intervention")
-    edit_title = _l("Edit intervention")
-
-    list_columns = ["evaluation", "description", "responsible_organisation", "due_date", "closed_on"]
-    show_columns = add_columns = edit_columns = [
-        "evaluation", "description", "responsible_organisation", "due_date", "closed_on", "result",
-    ]
-    search_columns = ["description", "responsible_organisation", "due_date", "closed_on"]
     order_columns = ["due_date", "closed_on"]
     base_order = ("due_date", "asc")
     validators_columns = {"closed_on": [NotInFuture()]}
-
-    def record_name(self):
-        return _l("The intervention")
 
 
 class EvaluationView(PortalModelView):
     datamodel = PortalInterface(
         Evaluation, load_options=[joinedload(Evaluation.trajectory).joinedload(Trajectory.tenant)]
     )
-    list_title = _l("Evaluations")
-    show_title = _l("Evaluation")
-    add_title = _l("Add evaluation")
-    edit_title = _l("Edit evaluation")
-
-    list_columns = ["trajectory", "planned_date", "held_date", "assessment", "rent_paid", "obligations_kept"]
-    show_columns = FIELDS
     add_columns = edit_columns = FIELDS + FIRST_INTERVENTION
     add_fieldsets = edit_fieldsets = [
         (_l("Evaluation"), {"fields": FIELDS}),
         (_l("Intervention"), {"fields": FIRST_INTERVENTION}),
     ]
     add_form_extra_fields = edit_form_extra_fields = FIRST_INTERVENTION_FIELDS
-    search_columns = ["planned_date", "held_date", "assessment"]
     order_columns = ["planned_date", "held_date", "assessment"]
     base_order = ("planned_date", "desc")
     validators_columns = {"held_date": [NotInFuture()]}
@@ -101,9 +78,6 @@ class EvaluationView(PortalModelView):
         if item.assessment is not None and item.held_date is None:
             raise DomainError(_l("An assessment is given when the evaluation is held: fill in the date it was held."),
                               "held_date")
-
-    def record_name(self):
-        return _l("The evaluation")
 
 
 class EvaluationsDueView(BaseView):

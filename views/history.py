@@ -12,34 +12,18 @@ import sqlalchemy as sa
 from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import MANYTOONE
 
-from models import Model
+from models import Model, registry
 from models.audit import SENSITIVE_PLACEHOLDER
 from models.scope import visible_clause
 
 from .formatting import formatter_for, show_date, show_text
 
 EMPTY = "—"
-RECORD_TYPES = {
-    "organisation": _l("Organisation"),
-    "contact": _l("Contact"),
-    "tenant": _l("Tenant"),
-    "trajectory": _l("Trajectory"),
-    "status_change": _l("Status change"),
-    "intervention": _l("Intervention"),
-    "agreement": _l("Agreement"),
-    "obligation": _l("Obligation"),
-    "signature": _l("Signature"),
-    "debt": _l("Debt"),
-    "evaluation": _l("Evaluation"),
-    "ab_user": _l("User account"),
-}
 
 
 def record_type_label(table_name) -> str:
-    """A table name as a word ("trajectory" → "Traject"); unknown names stay as they are."""
-    if table_name in (None, ""):
-        return ""
-    return str(RECORD_TYPES.get(table_name, table_name))
+    """A table name as a word ("trajectory" → "Traject"), as its model declares it."""
+    return registry.type_label(table_name)
 
 
 def model_for_table(table_name):

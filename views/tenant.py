@@ -32,13 +32,10 @@ FIELDSETS = [
 
 class TenantView(PortalModelView):
     datamodel = PortalInterface(Tenant, load_options=[joinedload(Tenant.housing_corporation)])
-    list_title = _l("Tenants")
-    show_title = _l("Tenant")
     add_title = _l("Register tenant")
     edit_title = _l("Edit tenant")
 
     # The BSN column is there only for roles that may see it, and shows its last three digits.
-    list_columns = ["client_number", "last_name", "first_name", "bsn", "postcode", "city", "housing_corporation"]
     list_masks = {"bsn": mask_bsn}
     show_columns = add_columns = edit_columns = PERSONAL + ADDRESS + HOUSING + CARE
     show_fieldsets = add_fieldsets = edit_fieldsets = FIELDSETS
@@ -58,9 +55,6 @@ class TenantView(PortalModelView):
     show_template = "portal/tenant_show.html"
     # Subject access is the coordinator's duty: not every writer gets it.
     restricted_permissions = {"can_subject_access": ("Coordinator",)}
-
-    def record_name(self):
-        return _l("The tenant")
 
     @expose("/subject-access/<pk>/<kind>")
     @has_access

@@ -51,8 +51,6 @@ class TrajectoryView(PortalModelView):
             selectinload(Trajectory.status_changes).joinedload(StatusChange.changed_by),
         ],
     )
-    list_title = _l("Trajectories")
-    show_title = _l("Trajectory")
     add_title = _l("Refer a tenant")
     edit_title = _l("Edit trajectory")
     show_template = "portal/trajectory_show.html"
@@ -163,9 +161,6 @@ class TrajectoryView(PortalModelView):
             "portal/step_confirm.html", title=_l("Change the status"), trajectory=trajectory, step=step,
             refusal=refusal, outcomes=EARLY_OUTCOMES, needs_override=_needs_override(step),
         )
-
-    def record_name(self):
-        return _l("The trajectory")
 
 
 def _outcome(value):
