@@ -91,7 +91,8 @@ class Entity:
         return getattr(self.model, "__workbook__", None)
 
     def describe(self, record) -> str:
-        return str(record)
+        """A record as a message names it: its type, then its own name (`__str__`)."""
+        return f"{self.label} “{record}”"
 
     def in_trajectories(self, trajectory_ids):
         """A clause: this entity's rows inside the given trajectories (a select of ids)."""

@@ -862,10 +862,10 @@ class PortalModelView(ModelView):
             return False
         if is_new:
             self.post_add(item)
-            flash(_l("%(record)s was added.", record=self.record_name()), "success")
+            flash(_l("%(record)s was added.", record=self.record_name(item)), "success")
         else:
             self.post_update(item)
-            flash(_l("%(record)s was saved.", record=self.record_name()), "success")
+            flash(_l("%(record)s was saved.", record=self.record_name(item)), "success")
         return True
 
     def _check_still_in_scope(self, item):
@@ -889,8 +889,9 @@ class PortalModelView(ModelView):
     def validate_item(self, item, form):
         """Rules across fields or records; raise DomainError. Subclasses extend."""
 
-    def record_name(self):
-        return registry.entity(self.datamodel.obj).label
+    def record_name(self, item):
+        """How a message names a record: its type and its own name ("Schuld “Eneco (energie)”")."""
+        return registry.entity(self.datamodel.obj).describe(item)
 
     def post_delete_redirect(self):
         """Back to the page the delete was made from (a list, another record's page showing it in a
@@ -932,7 +933,7 @@ class PortalModelView(ModelView):
             flash(_l("The record could not be deleted because other records still refer to it."), "danger")
             return
         self.post_delete(item)
-        flash(_l("%(record)s was deleted.", record=self.record_name()), "success")
+        flash(_l("%(record)s was deleted.", record=self.record_name(item)), "success")
 
     # ---- Excel export of exactly what the list shows ---------------------------------
 
