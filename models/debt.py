@@ -27,17 +27,24 @@ class Debt(RecordedMixin, VersionedMixin, Model):
     trajectory_id = sa.Column(
         sa.Integer, sa.ForeignKey("trajectory.id", ondelete="RESTRICT"), nullable=False, index=True
     )
-    creditor = sa.Column(sa.String(150), nullable=False, info={"label": _l("Creditor"), "list": True, "case_note": True, "workbook": True})
+    creditor = sa.Column(sa.String(150), nullable=False, info={
+        # A creditor may be a person: erased with the case notes, but the partners' debt sheet names it.
+        "label": _l("Creditor"), "list": True, "case_note": True, "workbook": True,
+    })
     category = enum_column(DebtCategory, nullable=False, index=True, info={"label": _l("Category"), "list": True})
     status = enum_column(
         DebtStatus, nullable=False, default=DebtStatus.inventoried, index=True, info={"label": _l("Status"), "list": True}
     )
     original_amount = sa.Column(Money, nullable=False, info={"label": _l("Original amount"), "list": True})
-    current_balance = sa.Column(Money, nullable=False, index=True, info={"label": _l("Current balance"), "list": True})
+    current_balance = sa.Column(Money, nullable=False, index=True, info={
+        "label": _l("Current balance"), "list": True,
+        "description": _l("What is still owed today; the original amount stays as inventoried."),
+    })
     monthly_payment = sa.Column(Money, info={"label": _l("Monthly payment"), "list": True})
-    is_expected_cost = sa.Column(
-        sa.Boolean, nullable=False, default=False, info={"label": _l("Expected future cost")}
-    )
+    is_expected_cost = sa.Column(sa.Boolean, nullable=False, default=False, info={
+        "label": _l("Expected future cost"),
+        "description": _l("A cost still to come (e.g. a final energy bill), not yet a debt."),
+    })
     registered_on = sa.Column(sa.Date, info={"label": _l("Registered on")})
     notes = sa.Column(sa.Text, info={"label": _l("Notes"), "case_note": True})
 

@@ -236,6 +236,18 @@ def field_label(model, name) -> str:
     return info.get("label", name)
 
 
+def field_descriptions(model) -> dict:
+    """{field: help text} as columns and relationships declare it (`info["description"]`)."""
+    descriptions = {}
+    for attribute in sa.inspect(model).attrs:
+        info = dict(attribute.info)
+        if isinstance(attribute, sa.orm.ColumnProperty) and isinstance(attribute.columns[0], sa.Column):
+            info = {**attribute.columns[0].info, **info}
+        if "description" in info:
+            descriptions[attribute.key] = info["description"]
+    return descriptions
+
+
 def field_expression(model, name, separator=", "):
     """The SQL that yields what a field shows (a related record by its name, several joined by
     `separator`), or None when only Python can compute it."""
@@ -263,5 +275,5 @@ def field_expression(model, name, separator=", "):
     return None
 
 
-__all__ = ["field_label", "field_expression", "Entity", "entities", "case_entities", "entity", "type_label", "plural_label", "shown_in",
+__all__ = ["field_label", "field_descriptions", "field_expression", "Entity", "entities", "case_entities", "entity", "type_label", "plural_label", "shown_in",
            "relationship_shown_in", "declared_fields", "DEFAULT_PLACES", "PLACES"]

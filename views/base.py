@@ -418,6 +418,7 @@ class PortalModelView(ModelView):
                 setattr(self, attribute, value)
         # Fresh dicts per view: FAB fills these in place, a shared one would leak between views.
         self.label_columns = {**model_labels(model), **(type(self).label_columns or {})}
+        self.description_columns = {**registry.field_descriptions(model), **(type(self).description_columns or {})}
         self.base_filters = [["id", ScopeFilter, None], *(type(self).base_filters or [])]
         self.search_columns = [c for c in self.search_columns if c not in self._sensitive]
         self.order_columns = [c for c in (type(self).order_columns or []) if c not in self._sensitive]
