@@ -100,8 +100,11 @@ def _sqlite_batch_mode_safe(connection):
         violations = connection.exec_driver_sql("PRAGMA foreign_key_check").all()
         if violations:
             raise RuntimeError(f"The migrations left rows that refer to missing rows: {violations[:10]}")
-    finally:
+        connection.commit()
+    except BaseException:
         connection.rollback()
+        raise
+    finally:
         connection.exec_driver_sql("PRAGMA legacy_alter_table=OFF")
         connection.exec_driver_sql("PRAGMA foreign_keys=ON")
         connection.commit()
@@ -144,6 +147,24 @@ def run_migrations_offline():
 
     with context.begin_transaction():
         context.run_migrations()
+        _install_the_triggers_in_the_script()
+
+
+def _install_the_triggers_in_the_script():
+    """An SQL script (`flask db upgrade --sql`) cannot look at the database: it ends by installing
+    the triggers of every rule the target revision has, with a recount, as the online run would
+    when a rebuild lost them."""
+    from models import triggers
+
+    migration_context = context.get_context()
+    if "destination_rev" not in migration_context.opts:
+        return
+    destination = context.get_revision_argument()
+    revisions = migration_context.opts["script"].revision_map.iterate_revisions(destination, "base")
+    reached = {revision.revision for revision in revisions} if destination else set()
+    rules = [rule for rule in triggers.RULES if rule.since in reached]
+    for statement in triggers.install_statements(migration_context.dialect.name, rules):
+        context.execute(statement)
 
 
 def run_migrations_online():

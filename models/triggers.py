@@ -229,6 +229,7 @@ $$"""
 class StoredFigures:
     """Figures stored on `table` in `columns`, kept by triggers on each table of `events`."""
 
+    since: str  # the migration that added the columns and first installed the triggers
     table: str
     columns: tuple
     events: dict  # watched table: the row events it has a trigger for
@@ -245,6 +246,7 @@ class StoredFigures:
 
 
 TRAJECTORY_FIGURES_RULE = StoredFigures(
+    since="0006",
     table="trajectory",
     columns=tuple(column for figures in TRAJECTORY_FIGURES.values() for column in figures),
     events={table: ("insert", "update", "delete") for table in TRAJECTORY_FIGURES},
@@ -255,6 +257,7 @@ TRAJECTORY_FIGURES_RULE = StoredFigures(
     function="recount_trajectory_{table}_figures",
 )
 SIGNATURES_MISSING_RULE = StoredFigures(
+    since="0007",
     table="agreement",
     columns=("signatures_missing",),
     events=_SIGNATURE_EVENTS,

@@ -188,7 +188,8 @@ def _a_case(connection):
     connection.execute(sa.insert(tables["evaluation"]).values(
         id=1, trajectory_id=1, planned_date=date(2025, 3, 1), held_date=date(2025, 3, 1)))
     connection.execute(sa.insert(tables["agreement"]).values(id=1, trajectory_id=1, drawn_up_on=date(2025, 2, 1)))
-    connection.execute(sa.insert(tables["obligation"]).values(agreement_id=1, party="tenant", description="Rent on time"))
+    connection.execute(sa.insert(tables["obligation"]).values(
+        agreement_id=1, party="tenant", description="Rent on time"))
     connection.execute(sa.insert(tables["signature"]).values(
         id=1, agreement_id=1, party="tenant", signed_by="A. B.", signed_on=date(2025, 2, 2)))
 
@@ -301,8 +302,9 @@ def _models_with_two_new_debt_fields():
         for index in table.indexes:  # which database an index is built on (models.base.built_on)
             if getattr(index, "_ddl_if", None) is not None:
                 next(i for i in copied.indexes if i.name == index.name)._ddl_if = index._ddl_if
-    metadata.tables["debt"].append_column(sa.Column("written_off", sa.Boolean, nullable=False, server_default=sa.false()))
-    metadata.tables["debt"].append_column(sa.Column("written_off_on", sa.Date))
+    debt = metadata.tables["debt"]
+    debt.append_column(sa.Column("written_off", sa.Boolean, nullable=False, server_default=sa.false()))
+    debt.append_column(sa.Column("written_off_on", sa.Date))
     return metadata
 
 
@@ -346,3 +348,33 @@ def test_a_new_debt_field_is_the_model_lines_and_flask_db_migrate(app, tmp_path,
             engine.dispose()
     finally:
         drop()
+
+
+def test_the_next_upgrade_restores_a_lost_or_altered_trigger_and_recounts(migrated):
+    """A trigger dropped or replaced (by hand, or by a migration that dropped a table) is installed
+    again by the next `flask db upgrade`, even with nothing to migrate, and the figures it missed
+    are recounted."""
+    sqlite = migrated.dialect.name == "sqlite"
+    with migrated.begin() as connection:
+        _a_case(connection)
+        connection.execute(sa.text("DROP TRIGGER debt_figures_insert" + ("" if sqlite else " ON debt")))
+        if sqlite:
+            connection.execute(sa.text("DROP TRIGGER debt_figures_delete"))
+            connection.execute(sa.text("CREATE TRIGGER debt_figures_delete AFTER DELETE ON debt BEGIN SELECT 1; END"))
+        else:
+            connection.execute(sa.text("CREATE OR REPLACE FUNCTION recount_trajectory_debt_figures() RETURNS trigger "
+                                       "LANGUAGE plpgsql AS $$ BEGIN RETURN NULL; END $$"))
+        connection.execute(sa.insert(Model.metadata.tables["debt"]).values(
+            id=9, trajectory_id=1, creditor="Essent", category="energy", original_amount=Decimal("5"),
+            current_balance=Decimal("5")))
+        assert triggers.out_of_date(connection) == (
+            ["debt_figures_delete", "debt_figures_insert"] if sqlite
+            else ["debt_figures_insert", "recount_trajectory_debt_figures"])
+        assert _figures(connection)[0][0] == Decimal("150")  # the new debt went uncounted
+
+    upgrade()
+    with migrated.begin() as connection:
+        assert triggers.out_of_date(connection) == []
+        assert _figures(connection)[0][:2] == (Decimal("155"), Decimal("175"))
+        connection.execute(sa.delete(Model.metadata.tables["debt"]).where(Model.metadata.tables["debt"].c.id == 1))
+        assert _figures(connection)[0][:2] == (Decimal("55"), Decimal("55"))
