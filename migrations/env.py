@@ -185,7 +185,8 @@ def run_migrations_online():
                 directives[:] = []
                 logger.info('No changes in schema detected.')
 
-    conf_args = current_app.extensions['migrate'].configure_args
+    # A copy: the callbacks below close over this run's config, and the app's dict outlives the run.
+    conf_args = dict(current_app.extensions['migrate'].configure_args)
     conf_args.setdefault("include_object", _built_on_this_database)
     conf_args.setdefault("render_item", _render_item)
     if conf_args.get("process_revision_directives") is None:
