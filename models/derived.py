@@ -1,4 +1,4 @@
-"""The session's view of the figures the database keeps itself (migrations 0006 and 0007's triggers).
+"""The session's view of the figures the database keeps itself (the triggers of models/triggers.py).
 
 A trigger recounts a trajectory's debt totals and last held evaluation when a debt or evaluation
 is written, and an agreement's number of signatures missing when a signature, the trajectory's
