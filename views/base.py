@@ -915,11 +915,13 @@ class PortalModelView(ModelView):
         if blockers:
             flash(
                 _l("%(record)s cannot be deleted: it still has %(linked)s. Remove or move those first.",
-                   record=str(item), linked=", ".join(blockers)),
+                   record=self.record_name(item), linked=", ".join(blockers)),
                 "danger",
             )
             return
         session = self.datamodel.session
+        # Named while it is still there: once deleted, its name's relations can no longer be read.
+        name = self.record_name(item)
         try:
             self.pre_delete(item)
             session.delete(item)
@@ -934,7 +936,7 @@ class PortalModelView(ModelView):
             flash(_l("The record could not be deleted because other records still refer to it."), "danger")
             return
         self.post_delete(item)
-        flash(_l("%(record)s was deleted.", record=self.record_name(item)), "success")
+        flash(_l("%(record)s was deleted.", record=name), "success")
 
     # ---- Excel export of exactly what the list shows ---------------------------------
 
