@@ -6,6 +6,8 @@ at 120,000 trajectories a debt form was 7.7 MB and took 25 s. This field renders
 chosen so far; the browser asks the view's `autocomplete` endpoint for the records matching what
 the user types (select2's ajax mode, already shipped with Flask-AppBuilder), and a posted id is
 looked up again, within the user's scope, so a crafted POST cannot pick a record outside it.
+What the user types is matched against the name of the record that names the chosen one (a
+debt's case is known by its tenant): see `_naming_relation`.
 """
 from functools import partial
 

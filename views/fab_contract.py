@@ -47,10 +47,6 @@ FAB_INTERNALS = (
              "portal's adds the pager, row rights and per-user hidden columns"),
     Internal(f"{BASEVIEWS}._get_show_widget", "(self, pk, item, widgets=None, actions=None, show_fieldsets=None)",
              "88ad2f44066cbfe7", "called by _show as (pk, item); the portal's hides fields per user and adds history"),
-    Internal(f"{BASEVIEWS}._get_add_widget", "(self, form, exclude_cols=None, widgets=None)", "01bd7ad6a5d6c473",
-             "the portal's adds per-user hidden columns and read-only fields"),
-    Internal(f"{BASEVIEWS}._get_edit_widget", "(self, form, exclude_cols=None, widgets=None)", "0fe735e06cbf3c36",
-             "as _get_add_widget"),
     # ---- relied upon as they are
     Internal(f"{BASEVIEWS}._show", "(self, pk)", "37e80716773b3ea0",
              "loads the row with self._base_filters (the scope) and calls _get_show_widget(pk, item)", False),
@@ -68,6 +64,11 @@ FAB_INTERNALS = (
     Internal("flask_appbuilder.baseviews.BaseModelView._init_properties", "(self)", "10a97bc8994ec692",
              "keeps the label_columns, base_filters and search_columns PortalModelView sets, and builds "
              "self._base_filters (the scope) from base_filters", False),
+    Internal("flask_appbuilder.baseviews.BaseFormView._get_edit_widget",
+             "(self, form=None, exclude_cols=None, widgets=None)", "08a5d1e694a7635a",
+             "the partner workbook's form page (views/reports.py) renders its form through it", False),
+    Internal("flask_appbuilder.baseviews.BaseFormView._init_vars", "(self)", "54afaf9ac605a82c",
+             "views/reports.py calls it before refreshing its form on POST", False),
     Internal(f"{MODEL_VIEW}.action", "(self, name, pk)", "2a262383056ce673",
              "loads the row without base_filters: the portal's checks the scope first; drop it if FAB now scopes"),
     Internal(f"{MODEL_VIEW}.action_post", "(self)", "1cae459adb1785b4", "as action"),

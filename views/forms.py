@@ -33,15 +33,21 @@ def _only_offered_choices(form, field):
 
 def _use_portal_inputs(form_class):
     """Date fields get the browser's date picker (views.widgets.DateInput); amounts read Dutch and
-    English notation (views.fields.AmountField)."""
+    English notation (views.fields.AmountField). Each is a new field on this form class, in the same
+    place: a view's declared extra field is shared by its forms and stays as declared."""
     for name in dir(form_class):
         field = getattr(form_class, name, None)
         if not isinstance(field, UnboundField):
             continue
         if issubclass(field.field_class, DateField):
-            field.kwargs["widget"] = DateInput()
+            kwargs = {**field.kwargs, "widget": DateInput()}
+            portal = UnboundField(field.field_class, *field.args, name=field.name, **kwargs)
         elif field.field_class is DecimalField:
-            field.field_class = AmountField
+            portal = UnboundField(AmountField, *field.args, name=field.name, **field.kwargs)
+        else:
+            continue
+        portal.creation_counter = field.creation_counter
+        setattr(form_class, name, portal)
 
 
 def _merge_filters(scoped: dict, declared) -> dict:
@@ -152,26 +158,18 @@ class FormMixin:
         for form in (self.add_form, self.edit_form):
             _use_portal_inputs(form)
 
-    def _get_add_widget(self, form, exclude_cols=None, widgets=None, readonly=None):
-        widgets = widgets or {}
-        widgets["add"] = self.add_widget(
-            form=form,
-            include_cols=self._visible(self.add_columns),
-            exclude_cols=exclude_cols or [],
-            fieldsets=self._visible_fieldsets(self.add_fieldsets),
-            readonly=readonly or {},
-            label_columns=self.label_columns,
-        )
-        return widgets
+    def _form_widgets(self, kind, form, exclude_cols=None, readonly=None) -> dict:
+        """The add or edit form (`kind`) without the fields hidden from this user, with read-only values as text.
 
-    def _get_edit_widget(self, form, exclude_cols=None, widgets=None, readonly=None):
-        widgets = widgets or {}
-        widgets["edit"] = self.edit_widget(
+        FAB's own `_get_add_widget`/`_get_edit_widget` are called only by its `_add`/`_edit`, which the
+        portal replaces (views/saving.py); this is what those call instead."""
+        columns, fieldsets = getattr(self, f"{kind}_columns"), getattr(self, f"{kind}_fieldsets")
+        widget = getattr(self, f"{kind}_widget")
+        return {kind: widget(
             form=form,
-            include_cols=self._visible(self.edit_columns),
+            include_cols=self._visible(columns),
             exclude_cols=exclude_cols or [],
-            fieldsets=self._visible_fieldsets(self.edit_fieldsets),
+            fieldsets=self._visible_fieldsets(fieldsets),
             readonly=readonly or {},
             label_columns=self.label_columns,
-        )
-        return widgets
+        )}

@@ -95,7 +95,7 @@ class SavingMixin:
                 return None
         else:
             self.update_redirect()
-        return self._get_add_widget(form=form, exclude_cols=exclude_cols, readonly=readonly)
+        return self._form_widgets("add", form, exclude_cols, readonly)
 
     def _edit(self, pk):
         item = self.datamodel.get(pk, self._base_filters)
@@ -123,7 +123,7 @@ class SavingMixin:
             form.row_version.data = str(item.version)
             self.prefill_form(form, pk)
             self.update_redirect()
-        widgets = self._get_edit_widget(form=form, exclude_cols=exclude_cols, readonly=readonly)
+        widgets = self._form_widgets("edit", form, exclude_cols, readonly)
         widgets["record_name"] = str(item)
         return self._get_related_views_widgets(
             item, filters={}, orders={}, pages={}, page_sizes={}, widgets=widgets
