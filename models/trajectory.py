@@ -36,6 +36,8 @@ class Trajectory(VersionedMixin, Model):
     __label__ = _l("Trajectory")
     __plural__ = _l("Trajectories")
     __scope__ = "self"
+    # A trajectory is known by its tenant: choosing one in a form searches the tenant's name and number.
+    __named_by__ = "tenant"
     # Who may change what (models.authority): the referrer owns the case; who is party to it is the
     # coordinating organisation's call; the course moves only by the lifecycle's steps.
     __owner__ = "referring_organisation_id"
