@@ -14,7 +14,7 @@ from limits import parse
 import builders
 from app import create_app
 from config import DEVELOPMENT_SECRET_KEY
-from conftest import PASSWORD, PortalClient, messages
+from conftest import PASSWORD, PortalClient, messages, nl
 from models import Debt, PortalUser, Tenant, db
 from views.hardening import LAST_ACTIVITY_KEY, password_complexity, password_problems
 
@@ -52,7 +52,9 @@ def form_login(app, username, password, address="10.9.9.9", **headers):
     return client_from(app, address, **headers).post_form("/login/", {"username": username, "password": password})
 
 
-BLOCKED_MESSAGES = ("Too many failed login attempts", "Te veel mislukte aanmeldpogingen")
+BLOCKED = ("Too many failed login attempts for this account or from this address. For your safety, logging in is "
+           "blocked for now: try again in %(minutes)s minutes. If you forgot your password, ask your coordinator to "
+           "reset it.")
 
 
 def failed(response) -> bool:
@@ -75,7 +77,8 @@ def assert_throttled_page(response):
     assert response.status_code == 429
     assert 0 < int(response.headers["Retry-After"]) <= 15 * 60
     # A fresh visitor gets the default language, Dutch.
-    assert any(BLOCKED in text for text in messages(response) for BLOCKED in BLOCKED_MESSAGES), messages(response)
+    dutch = re.escape(nl(BLOCKED, minutes="MINUTES")).replace("MINUTES", r"\d+")
+    assert any(re.fullmatch(dutch, text) for text in messages(response)), messages(response)
 
 
 # ---- Failed logins: per account --------------------------------------------------------------
