@@ -27,7 +27,7 @@ from sqlalchemy.orm import MANYTOONE, joinedload
 from sqlalchemy.orm.exc import StaleDataError
 from flask_appbuilder.fields import QuerySelectMultipleField
 from flask_appbuilder.widgets import ListWidget
-from wtforms import BooleanField, DateField, DecimalField, HiddenField
+from wtforms import BooleanField, DateField, DecimalField, HiddenField, TextAreaField
 from wtforms.fields.core import UnboundField
 from wtforms.validators import DataRequired, Optional, ValidationError
 
@@ -40,7 +40,7 @@ from reports.xlsx import XLSX_MIMETYPE, Column, XlsxWorkbook
 from .autocomplete import AutocompleteField
 from .fields import (
     AmountField, EmailAddress, EnumSelectField, FiniteAmount, MaxLength, NoControlCharacters, SaneDate, WholeNumber,
-    YesNoUnknownField,
+    YesNoUnknownField, lf_line_breaks,
 )
 from .formatting import formatter_for, show_date, show_text
 from .history import ChangeDescriber
@@ -363,7 +363,7 @@ def _only_offered_choices(form, field):
 
 def _use_portal_inputs(form_class):
     """Date fields get the browser's date picker (views.widgets.DateInput); amounts read Dutch and
-    English notation (views.fields.AmountField)."""
+    English notation (views.fields.AmountField); text areas store LF line breaks (views.fields.lf_line_breaks)."""
     for name in dir(form_class):
         field = getattr(form_class, name, None)
         if not isinstance(field, UnboundField):
@@ -372,6 +372,8 @@ def _use_portal_inputs(form_class):
             field.kwargs["widget"] = DateInput()
         elif field.field_class is DecimalField:
             field.field_class = AmountField
+        elif issubclass(field.field_class, TextAreaField):
+            field.kwargs["filters"] = [*field.kwargs.get("filters", ()), lf_line_breaks]
 
 
 def _merge_filters(scoped: dict, declared) -> dict:
