@@ -79,7 +79,7 @@ def create_app(config=None) -> Flask:
     register_commands(app)
     # The ~170,000 objects built at start-up (views, forms, mappers, catalogues) live as long as the
     # process. Frozen, they leave the collector's full passes, which otherwise walked them every few
-    # requests: a 70-80 ms pause on one request in ten.
+    # requests and paused one request in ten (figures in benchmarks/README.md).
     gc.collect()
     gc.freeze()
     return app

@@ -22,8 +22,8 @@ def visible_trajectory_ids(organisation_id: int):
 
     Two index reads joined by UNION (trajectory (referring_organisation_id, ...), trajectory_organisation
     (organisation_id, trajectory_id)), never `referring = ? OR id IN (...)` over the trajectory table:
-    PostgreSQL cannot read that OR from an index and scanned all 120,000 trajectories (20 ms) for
-    every count and page of a debt, evaluation or tenant list.
+    PostgreSQL cannot read that OR from an index and scans the whole trajectory table for every
+    count and page of a debt, evaluation or tenant list.
     """
     return sa.union(
         sa.select(Trajectory.id).where(Trajectory.referring_organisation_id == organisation_id),
@@ -114,11 +114,11 @@ def scope_per_row():
     `fk IN (SELECT id FROM parent WHERE ...)` suits a count over many rows (the foreign-key index
     is the way in). But it makes SQLite gather every visible parent before reading a single row:
     for one page of a long sorted list its planner, assuming the subquery yields a couple of dozen
-    rows, then drives the page from the foreign-key index and sorts every visible row (a
-    corporation's 150,000 evaluations: 460 ms); for a record's related list (one trajectory's
-    debts) it gathers 35,000 trajectories to check 8 debts. A correlated `EXISTS` cannot drive the
-    query: the page walks its sort index and stops after its rows (under 10 ms), the related list
-    checks its own rows only. views.base.PortalInterface decides which queries those are.
+    rows, then drives the page from the foreign-key index and sorts every visible row (all of a
+    corporation's evaluations); for a record's related list (one trajectory's debts) it gathers
+    every visible trajectory to check a handful of debts. A correlated `EXISTS` cannot drive the
+    query: the page walks its sort index and stops after its rows, the related list checks its own
+    rows only (figures in benchmarks/README.md). views.base.PortalInterface decides which queries those are.
     """
     token = _PER_ROW.set(True)
     try:
@@ -133,9 +133,9 @@ def scope_joined():
     instead of nesting `fk IN (SELECT ...)` per step: for a count that stops early.
 
     Nested sets are gathered whole before the first row is counted: an intervention's scope
-    (evaluation, then trajectory) first collects a corporation's 150,000 evaluations (70 ms) to
-    count the first hundred interventions. Joined, the database starts from the visible
-    trajectories and walks down their foreign-key indexes until it has enough (8 ms), and a
+    (evaluation, then trajectory) first collects every evaluation of a corporation to count the
+    first hundred interventions. Joined, the database starts from the visible trajectories and
+    walks down their foreign-key indexes until it has enough, and a
     small organisation's count touches only its own few rows.
     """
     token = _JOINED.set(True)
@@ -160,8 +160,7 @@ def is_broad(session, scope) -> bool:
     from the parents suits an organisation with few cases (it never reads another's rows); for one
     that sees a third of the region, walking the table (through the index of the page's order, or of
     a selective filter such as a status) finds a page, or the rows a count stops at, long
-    before all its parents are gathered: interventions of one neighbourhood team for a corporation
-    took 46 ms gathered and under 2 ms walked.
+    before all its parents are gathered (figures in benchmarks/README.md).
     """
     if scope in (ALL_CASES, None):
         return scope == ALL_CASES

@@ -95,7 +95,7 @@ class Trajectory(VersionedMixin, Model):
     # Figures of the trajectory's debts and evaluations, kept by the database itself: triggers on
     # `debt` and `evaluation` (migration 0006) recount them in the same transaction as every write,
     # whoever makes it. Stored, a list can sort by them and the evaluations due can be read from an
-    # index; computed per row, sorting 120,000 trajectories by debt took 270 ms and the due list 900.
+    # index; computed per row, both would read every trajectory (figures in benchmarks/README.md).
     # The portal never writes them (models.derived keeps the session's copies fresh); they are marked
     # `kept_by_database`.
     total_current_debt = sa.Column(Money, nullable=False, default=0, server_default="0",
@@ -212,7 +212,7 @@ class Trajectory(VersionedMixin, Model):
 
 
 # The evaluations due, in due order, from the index alone (reports.kpi.evaluations_due); with the
-# referring organisation, a corporation's count needs no table row either (40 ms without it).
+# referring organisation, a corporation's count needs no table row either.
 sa.Index("ix_trajectory_status_evaluation_base", Trajectory.status, Trajectory.evaluation_base_date,
          Trajectory.referring_organisation_id)
 # Lists sorted by the total debt.

@@ -2,8 +2,8 @@
 
 XlsxWriter in constant-memory mode flushes every row to a temporary file as soon as the next
 one starts, and the finished workbook is a temporary file the response streams, so memory does
-not grow with the number of rows. (Measured against openpyxl's write-only mode on the same
-100,000 rows: 3.8 s typed and formatted against 5.3 s untyped; see benchmarks/export_bench.py.)
+not grow with the number of rows. Typed and formatted, it is still faster than openpyxl's
+write-only mode writing untyped cells (benchmarks/export_bench.py; figures in benchmarks/README.md).
 """
 import enum
 import re

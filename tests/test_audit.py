@@ -10,7 +10,7 @@ from openpyxl import load_workbook
 
 import builders
 from conftest import form_values
-from models import AuditAction, AuditEntry, Tenant, db
+from models import AuditAction, AuditEntry, Tenant, Trajectory, db
 from test_crud import TENANT_FORM
 
 
@@ -161,3 +161,23 @@ def test_who_opened_a_record_is_shown_to_coordinators_only(app, login, world):
     for _ in range(25):
         portaal.get(f"/tenantview/show/{tenant_id}")
     assert "Houten" in _history(portaal.get(f"/tenantview/show/{tenant_id}").get_data(as_text=True))
+
+
+def test_saving_a_form_unchanged_changes_nothing_and_records_nothing(app, login, world):
+    """A browser sends the form as rendered: ticked boxes only, every selected party, notes with CRLF line breaks."""
+    with app.app_context():
+        trajectory = builders.trajectory(builders.tenant(psychosocial_notes="Eerste regel\nTweede regel"),
+                                         reason_nuisance=True, notes="Afspraak gemaakt.\nVolgt in mei.")
+        tenant_id, trajectory_id = trajectory.tenant_id, trajectory.id
+        db.session.commit()
+    client = login("coordinator")
+    for url in (f"/tenantview/edit/{tenant_id}", f"/trajectoryview/edit/{trajectory_id}"):
+        values = form_values(client.get(url).get_data(as_text=True))
+        assert client.post_form(url, values).status_code == 302, url
+    assert [(e.record_type, e.changes) for e in entries(app, action=AuditAction.update)] == []
+    with app.app_context():
+        trajectory = db.session.get(Trajectory, trajectory_id)
+        assert trajectory.notes == "Afspraak gemaakt.\nVolgt in mei."
+        assert trajectory.tenant.psychosocial_notes == "Eerste regel\nTweede regel"
+        assert trajectory.reason_nuisance and not trajectory.reason_rent_arrears
+        assert {o.name for o in trajectory.involved_organisations} == {"Het Vierde Huis", "Gemeente Utrecht"}

@@ -16,15 +16,24 @@ from flask_appbuilder.security.sqla.models import Group, Permission, PermissionV
 
 import authority_truth as truth
 import builders
-from conftest import PortalClient, form_values
+from conftest import PortalClient, dutch_catalogue, form_values, nl
 from models import (
     Agreement, AgreementStatus, AuditEntry, Contact, Debt, Evaluation, Intervention, Model, Obligation, Organisation,
     PortalUser, Signature, SigningParty, Tenant, Trajectory, TrajectoryStatus, db,
 )
 from test_access_matrix import ground_truth
 
-REFUSAL_WORDS = ("cannot be changed by your organisation", "kan niet door uw organisatie", "coordinating organisation",
-                 "coördinerende organisatie")
+
+
+def _refusals():
+    """The coordinator-only refusals in English and, from the catalogue, in Dutch (placeholders left out)."""
+    msgids = [m.id for m in dutch_catalogue() if isinstance(m.id, str)
+              and ("coordinating organisation" in m.id or "cannot be changed by your organisation" in m.id)]
+    texts = [*msgids, *(nl(msgid) for msgid in msgids)]
+    return tuple(max(re.split(r"%\(\w+\)s", text), key=len) for text in texts)
+
+
+REFUSAL_WORDS = _refusals()
 # Fields only the coordinator changes on an existing record: who is party, which case it is in, which party it is for.
 LOCKED = {
     Trajectory: ["tenant", "referring_organisation", "involved_organisations", "coordinator", "counsellor",

@@ -8,7 +8,7 @@ import pytest
 import sqlalchemy as sa
 
 import builders
-from conftest import form_values, messages
+from conftest import form_values, html_unescape, messages, nl
 from models import AuditEntry, Contact, Debt, Model, Organisation, Tenant, Trajectory, db
 from models.base import TEXT_MAX_LENGTH
 from test_crud import TENANT_FORM
@@ -121,7 +121,9 @@ def test_a_post_without_its_token_gets_the_portals_page_in_the_users_language(ap
     response = client.client.post("/tenantview/add", data=post)
     assert response.status_code == 400
     html = response.get_data(as_text=True)
-    assert "Dit verzoek kan niet worden verwerkt" in html and "beveiligingscode" in html
+    assert nl("This request cannot be handled") in html
+    assert nl("The form's security code is missing or no longer valid, for example because the page was opened "
+                     "before you last logged in. Nothing was saved. Open the page again and send the form once more.") in html_unescape(html)
     assert 'class="navbar' in html  # inside the portal's frame, with its menu
     client.get("/lang/en")
     html = client.client.post("/tenantview/add", data=post).get_data(as_text=True)
@@ -135,7 +137,7 @@ def test_a_login_without_its_token_gets_the_portals_page(app, world, caplog):
     caplog.set_level(logging.DEBUG)
     response = app.test_client().post("/login/", data={"username": "coordinator", "password": "x"})
     assert response.status_code == 400
-    assert "Dit verzoek kan niet worden verwerkt" in response.get_data(as_text=True)
+    assert nl("This request cannot be handled") in response.get_data(as_text=True)
     assert not [r for r in caplog.records if r.exc_info], caplog.text
 
 

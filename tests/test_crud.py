@@ -124,7 +124,17 @@ def test_trajectory_add_edit_delete(app, login, world):
         trajectory = db.session.get(Trajectory, trajectory.id)
         assert trajectory.notes == "Intake gepland"
         assert {o.name for o in trajectory.involved_organisations} == {"Het Vierde Huis", "Buurtteam Overvecht"}
-        assert trajectory.reason_rent_arrears  # untouched checkboxes keep their values
+        # Untouched boxes keep their values, ticked or not.
+        assert trajectory.reason_rent_arrears and trajectory.reason_nuisance and not trajectory.reason_damage
+
+    values = form_values(client.get(edit_url).get_data(as_text=True))
+    assert values["reason_nuisance"] and "reason_damage" not in values
+    del values["reason_nuisance"]  # the user unticks it: a browser then sends nothing for it
+    values["reason_damage"] = "y"
+    assert client.post_form(edit_url, values).status_code == 302
+    with app.app_context():
+        trajectory = db.session.get(Trajectory, trajectory.id)
+        assert trajectory.reason_rent_arrears and not trajectory.reason_nuisance and trajectory.reason_damage
 
     client.post_form(f"/trajectoryview/delete/{trajectory.id}", {}, form_url=f"/trajectoryview/show/{trajectory.id}")
     assert _count(app, Trajectory, id=trajectory.id) == 0

@@ -3,7 +3,7 @@ import re
 
 import pytest
 
-from conftest import ACCOUNTS
+from conftest import ACCOUNTS, nl
 
 
 def _title(html) -> str:
@@ -13,7 +13,7 @@ def _title(html) -> str:
 def test_every_page_is_titled_after_itself_and_speaks_its_language(login, world):
     client = login("coordinator")
     html = client.get("/tenantview/list/").get_data(as_text=True)
-    assert _title(html) == "Huurders – Laatste Kans" and '<html lang="nl">' in html
+    assert _title(html) == f"{nl('Tenants')} – Laatste Kans" and '<html lang="nl">' in html
     client.get("/language/en?next=/")
     html = client.get("/tenantview/list/").get_data(as_text=True)
     assert _title(html) == "Tenants – Laatste Kans" and '<html lang="en">' in html
@@ -43,11 +43,11 @@ def test_a_missing_record_is_a_portal_page_in_the_users_language(login, world):
     response = login("viewer").get("/trajectoryview/show/999999")
     html = response.get_data(as_text=True)
     assert response.status_code == 404
-    assert _title(html) == "Niet gevonden – Laatste Kans" and "Hoofdmenu" in html
+    assert _title(html) == f"{nl('Not found')} – Laatste Kans" and nl("Main menu") in html
 
 
 @pytest.mark.parametrize("language,heading", [
-    ("nl", "U hebt hier geen toestemming voor"), ("en", "You do not have permission for this"),
+    ("nl", nl("You do not have permission for this")), ("en", "You do not have permission for this"),
 ])
 @pytest.mark.parametrize("username,url", [("viewer", "/debtview/add"), ("portaal", "/auditview/list/")])
 def test_a_refused_page_is_a_portal_page_in_the_users_language(login, world, language, heading, username, url):
@@ -72,7 +72,7 @@ def test_a_refused_form_post_is_the_same_portal_page(login, world):
 
 def test_the_api_gets_no_portal_pages(app, world):
     response = app.test_client().get("/api/v1/nothing-here")
-    assert response.status_code == 404 and "Hoofdmenu" not in response.get_data(as_text=True)
+    assert response.status_code == 404 and nl("Main menu") not in response.get_data(as_text=True)
 
 
 def test_the_browser_finds_the_favicon(app, world):

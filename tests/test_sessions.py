@@ -7,7 +7,7 @@ import pytest
 import sqlalchemy as sa
 
 import builders
-from conftest import PortalClient, form_values, messages
+from conftest import PortalClient, form_values, messages, nl
 from models import PortalUser, db
 from views.hardening import LAST_ACTIVITY_KEY, LOGIN_TIME_KEY
 
@@ -94,7 +94,8 @@ def test_a_get_to_logout_only_asks(login, case):
     assert response.status_code == 200
     html = response.get_data(as_text=True)
     assert re.search(r'<form method="post" action="/logout/"', html) and 'name="csrf_token"' in html
-    assert "Wilt u uitloggen?" in html  # in the user's language (Dutch by default)
+    # In the user's language (Dutch by default).
+    assert nl("Do you want to log out? Every session of your account then ends, also on other computers.") in html
     assert_in_session(client)
 
 

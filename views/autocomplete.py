@@ -1,8 +1,9 @@
 """Choosing a case record in a form by typing a few letters, instead of from a list of all of them.
 
 A form field for a many-to-one relation to a case table (tenant, trajectory, agreement, evaluation:
-tables that grow with the caseload) would otherwise render one `<option>` per record in scope:
-at 120,000 trajectories a debt form was 7.7 MB and took 25 s. This field renders only the record
+tables that grow with the caseload) would otherwise render one `<option>` per record in scope,
+which at production scale makes a debt form too large and slow to use (figures in
+benchmarks/README.md). This field renders only the record
 chosen so far; the browser asks the view's `autocomplete` endpoint for the records matching what
 the user types (select2's ajax mode, already shipped with Flask-AppBuilder), and a posted id is
 looked up again, within the user's scope, so a crafted POST cannot pick a record outside it.

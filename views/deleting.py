@@ -11,7 +11,7 @@ from flask import abort, flash, redirect, request, url_for
 from flask_babel import lazy_gettext as _l
 from sqlalchemy.exc import SQLAlchemyError
 
-from models import authority
+from models import authority, registry
 from models.authority import NotAllowed
 
 from .layout import safe_next
@@ -44,11 +44,13 @@ class DeletingMixin:
         if blockers:
             flash(
                 _l("%(record)s cannot be deleted: it still has %(linked)s. Remove or move those first.",
-                   record=str(item), linked=", ".join(blockers)),
+                   record=self.record_name(item), linked=", ".join(blockers)),
                 "danger",
             )
             return
         session = self.datamodel.session
+        # Named while it is still there: once deleted, its name's relations can no longer be read.
+        name = self.record_name(item)
         try:
             self.pre_delete(item)
             session.delete(item)
@@ -63,30 +65,12 @@ class DeletingMixin:
             flash(_l("The record could not be deleted because other records still refer to it."), "danger")
             return
         self.post_delete(item)
-        flash(_l("%(record)s was deleted.", record=self.record_name()), "success")
-
-
-# Records of a table as a delete refusal counts them; the one place per entity, until the models declare it.
-RECORD_NAMES = {
-    "organisation": _l("organisations"),
-    "contact": _l("contacts"),
-    "tenant": _l("tenants"),
-    "trajectory": _l("trajectories"),
-    "trajectory_organisation": _l("trajectories it is involved in"),
-    "status_change": _l("status changes"),
-    "intervention": _l("interventions"),
-    "agreement": _l("agreements"),
-    "obligation": _l("obligations"),
-    "signature": _l("signatures"),
-    "debt": _l("debts"),
-    "evaluation": _l("evaluations"),
-    "ab_user": _l("user accounts"),
-}
+        flash(_l("%(record)s was deleted.", record=name), "success")
 
 
 def records_label(table_name) -> str:
-    """How a refusal names several records of a table ("debts"); the table's name if nothing says."""
-    return RECORD_NAMES.get(table_name, table_name)
+    """How a refusal names several records of a table ("debts"), as the registry declares it."""
+    return registry.plural_label(table_name)
 
 
 def linked_records(item) -> list:

@@ -15,6 +15,7 @@ from flask_babel import lazy_gettext as _l
 from models import AuditAction, record_access
 from reports.xlsx import XLSX_MIMETYPE, Column, XlsxWorkbook
 
+from .declared import export_fields
 from .listing import refusing_bad_filter_values
 
 
@@ -25,7 +26,8 @@ def slug(text) -> str:
 class ExportMixin:
     """The export endpoint of a PortalModelView."""
 
-    # Columns of the export; by default the list's own, so a field added to a list is exported too.
+    # Columns of the export; by default the list's own, then every other field declared for export
+    # (views.declared), so a field added to the model is exported too.
     export_columns = None
 
     @expose("/export/xlsx/")
@@ -37,7 +39,7 @@ class ExportMixin:
         if order_column not in self._visible(self.order_columns):
             order_column, order_direction = self.base_order or ("", "")
         filters = filters.get_joined_filters(self._base_filters)
-        names = self._visible(self.export_columns or self.list_columns)
+        names = self._visible(self.export_columns or export_fields(self.datamodel.obj, self.list_columns))
         record_access(self.datamodel.session, AuditAction.export, self.datamodel.obj.__tablename__,
                       detail=request.query_string.decode(errors="replace") or None)
         expressions = [self.datamodel.sql_expression(name) for name in names]
@@ -60,7 +62,7 @@ class ExportMixin:
     def export_table_columns(self, names, positional=False) -> list:
         """The record number, then the given columns with their labels; read by position or attribute."""
         yes_no = (str(_l("Yes")), str(_l("No")))
-        # The list's export shows what the list shows; declared export columns say themselves what they hold.
+        # A column the list shows only partly is exported as partly; declared export columns say themselves what they hold.
         masks = {} if self.export_columns else self.list_masks
         columns = [Column(_l("No."), itemgetter(0) if positional else attrgetter("id"))]
         for index, name in enumerate(names, start=1):

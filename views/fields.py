@@ -19,6 +19,12 @@ WHOLE_NUMBER = re.compile(r"\s*[-+]?[0-9]+\s*")
 DIGITS_ONLY = _l("Type numbers with the digits 0 to 9.")
 
 
+def lf_line_breaks(text):
+    """Browsers send a text area's line breaks as CRLF; notes keep LF, as every other writer stores
+    them, so a form saved unchanged leaves its notes (and the audit trail) unchanged."""
+    return text.replace("\r\n", "\n").replace("\r", "\n") if isinstance(text, str) else text
+
+
 class EnumSelectField(SelectField):
     """A select of an enum's members, labelled in the user's language; unknown keys are form errors."""
 

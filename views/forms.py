@@ -9,7 +9,7 @@ from datetime import date
 
 import sqlalchemy as sa
 from flask_appbuilder.fields import QuerySelectMultipleField
-from wtforms import BooleanField, DateField, DecimalField, HiddenField
+from wtforms import BooleanField, DateField, DecimalField, HiddenField, TextAreaField
 from wtforms.fields.core import UnboundField
 from wtforms.validators import DataRequired, ValidationError
 from flask_babel import lazy_gettext as _l
@@ -18,7 +18,7 @@ from models.base import TEXT_MAX_LENGTH
 
 from .fields import (
     AmountField, EmailAddress, EnumSelectField, FiniteAmount, MaxLength, NoControlCharacters, SaneDate, WholeNumber,
-    YesNoUnknownField,
+    YesNoUnknownField, lf_line_breaks,
 )
 from .formatting import show_date, show_text
 from .interface import ScopeFilter
@@ -33,7 +33,8 @@ def _only_offered_choices(form, field):
 
 def _use_portal_inputs(form_class):
     """Date fields get the browser's date picker (views.widgets.DateInput); amounts read Dutch and
-    English notation (views.fields.AmountField). Each is a new field on this form class, in the same
+    English notation (views.fields.AmountField); text areas store LF line breaks
+    (views.fields.lf_line_breaks). Each is a new field on this form class, in the same
     place: a view's declared extra field is shared by its forms and stays as declared."""
     for name in dir(form_class):
         field = getattr(form_class, name, None)
@@ -44,6 +45,9 @@ def _use_portal_inputs(form_class):
             portal = UnboundField(field.field_class, *field.args, name=field.name, **kwargs)
         elif field.field_class is DecimalField:
             portal = UnboundField(AmountField, *field.args, name=field.name, **field.kwargs)
+        elif issubclass(field.field_class, TextAreaField):
+            kwargs = {**field.kwargs, "filters": [*field.kwargs.get("filters", ()), lf_line_breaks]}
+            portal = UnboundField(field.field_class, *field.args, name=field.name, **kwargs)
         else:
             continue
         portal.creation_counter = field.creation_counter

@@ -10,9 +10,8 @@ import sqlalchemy as sa
 from flask import current_app
 from flask_appbuilder.models.filters import BaseFilter, Filters
 from flask_appbuilder.models.sqla.interface import SQLAInterface
-from sqlalchemy.ext.hybrid import HybridExtensionType
-from sqlalchemy.orm import MANYTOONE
 
+from models import registry
 from models.scope import is_broad, limit_query, scope_joined, scope_per_row
 
 from .paging import ListPage
@@ -162,28 +161,7 @@ class PortalInterface(SQLAInterface):
 
     def sql_expression(self, name):
         """The SQL that yields what a list column shows, or None when only Python can compute it."""
-        mapper = sa.inspect(self.obj)
-        if name in mapper.column_attrs:
-            return getattr(self.obj, name)
-        if name in mapper.relationships:
-            relation = mapper.relationships[name]
-            target = relation.mapper.class_
-            if not hasattr(target, "display_name"):
-                return None
-            if relation.direction is MANYTOONE:
-                (local_column,) = relation.local_columns
-                return sa.select(target.display_name).where(target.id == local_column).scalar_subquery()
-            if relation.secondary is not None:
-                return (
-                    sa.select(sa.func.aggregate_strings(target.display_name, ", "))
-                    .select_from(target).join(relation.secondary, relation.secondaryjoin)
-                    .where(relation.primaryjoin).scalar_subquery()
-                )
-            return None
-        descriptor = mapper.all_orm_descriptors.get(name)
-        if descriptor is not None and descriptor.extension_type is HybridExtensionType.HYBRID_PROPERTY:
-            return getattr(self.obj, name)
-        return None
+        return registry.field_expression(self.obj, name)
 
     def get(self, id, filters=None, select_columns=None, outer_default_load=False):
         try:

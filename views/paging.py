@@ -1,9 +1,8 @@
 """One page of a list, and the pager that moves through it, for lists of any length.
 
 A list counts its rows only as far as its pager reaches (`count_limit`: the pages it links to,
-at most `LIST_COUNT_LIMIT`): an exact count would read every row in scope (a corporation's
-300,000 debts: 20 ms on SQLite, more on PostgreSQL, a contains-search of them far more) on every
-page, just to print a number. Beyond that the list says "more than 100", pages on from the start
+at most `LIST_COUNT_LIMIT`): an exact count would read every row in scope (all of a corporation's
+debts, and for a contains-search every one of them matched) on every page, just to print a number. Beyond that the list says "more than 100", pages on from the start
 or, with "last", from the end (`last_<View>=n`: the n-th page counted from the end, read in
 reverse order through the same index), and "count all" (`count_<View>=all`) gives the exact
 number when someone asks for it.

@@ -12,7 +12,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm.exc import StaleDataError
 
-from models import authority
+from models import authority, registry
 from models.authority import NotAllowed
 from models.scope import visible_clause
 
@@ -168,10 +168,10 @@ class SavingMixin:
             return False
         if is_new:
             self.post_add(item)
-            flash(_l("%(record)s was added.", record=self.record_name()), "success")
+            flash(_l("%(record)s was added.", record=self.record_name(item)), "success")
         else:
             self.post_update(item)
-            flash(_l("%(record)s was saved.", record=self.record_name()), "success")
+            flash(_l("%(record)s was saved.", record=self.record_name(item)), "success")
         return True
 
     def _check_still_in_scope(self, item):
@@ -195,5 +195,6 @@ class SavingMixin:
     def validate_item(self, item, form):
         """Rules across fields or records; raise DomainError. Subclasses extend."""
 
-    def record_name(self):
-        return self.datamodel.obj.__name__
+    def record_name(self, item):
+        """How a message names a record: its type and its own name ("Schuld “Eneco (energie)”")."""
+        return registry.entity(self.datamodel.obj).describe(item)

@@ -12,6 +12,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from conftest import nl
+
 from models import enums
 from models.audit import AuditAction
 
@@ -150,7 +152,7 @@ class StaffBrowser:
 
     def menu(self, section, entry):
         """Open a page through the main menu, as staff do."""
-        nav = self.page.get_by_role("navigation", name=re.compile("Hoofdmenu|Main menu"))
+        nav = self.page.get_by_role("navigation", name=re.compile(f"{re.escape(nl('Main menu'))}|Main menu"))
         nav.get_by_role("button", name=section).click()
         self.click(nav.get_by_role("link", name=entry, exact=True))
 
@@ -162,9 +164,9 @@ class StaffBrowser:
     def login(self, username, password=PASSWORD):
         self.username = username
         self.goto("/login/")
-        self.page.get_by_label(re.compile("Gebruikersnaam|User ?name", re.I)).fill(username)
-        self.page.get_by_label(re.compile("Wachtwoord|Password", re.I)).fill(password)
-        self.click(self.page.get_by_role("button", name=re.compile("Inloggen|Log in")))
+        self.page.get_by_label(re.compile(f"{re.escape(nl('User Name'))}|User ?name", re.I)).fill(username)
+        self.page.get_by_label(re.compile(f"{re.escape(nl('Password'))}|Password", re.I)).fill(password)
+        self.click(self.page.get_by_role("button", name=re.compile(f"{re.escape(nl('Log in'))}|Log in")))
         assert urlsplit(self.page.url).path == "/", f"login of {username} ended on {self.page.url}"
         return self
 

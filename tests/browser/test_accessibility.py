@@ -7,6 +7,7 @@ from decimal import Decimal
 import pytest
 
 import builders
+from conftest import nl, record_message
 from models import (
     AgreementStatus, Assessment, DebtStatus, Obligation, ObligationStatus, SigningParty, Tenant, TrajectoryStatus, db,
 )
@@ -65,11 +66,11 @@ def test_every_field_of_the_main_forms_has_its_label(staff, case):
         problems += _unlabelled(window)
     # A list's search filters, added by the page's script, are named after their column too.
     window.goto("/tenantview/list/")
-    window.page.get_by_role("link", name="Zoeken").click()
-    window.page.get_by_role("button", name="Filter toevoegen").click()
-    window.page.locator("#filter_form").get_by_role("link", name="Woningcorporatie").click()
+    window.page.get_by_role("link", name=nl("Search")).click()
+    window.page.get_by_role("button", name=nl("Add Filter")).click()
+    window.page.locator("#filter_form").get_by_role("link", name=nl("Housing corporation")).click()
     problems += _unlabelled(window)
-    assert window.page.get_by_role("combobox", name=re.compile("Woningcorporatie")).count() == 2  # how, and which
+    assert window.page.get_by_role("combobox", name=re.compile(re.escape(nl("Housing corporation")))).count() == 2  # how, and which
     assert not problems, "\n".join(problems)
 
 
@@ -85,7 +86,7 @@ def test_logging_in_with_the_keyboard_alone(staff, world):
     assert page.evaluate("document.activeElement.id") == "password"
     page.keyboard.type("wrong password")
     window.press("Enter")
-    assert "Ongeldige aanmelding. Probeer het opnieuw." in window.messages()
+    assert nl("Invalid login. Please try again.") in window.messages()
     assert page.evaluate("document.activeElement.id") == "username"
     page.keyboard.type("mitros")
     page.keyboard.press("Tab")
@@ -94,7 +95,7 @@ def test_logging_in_with_the_keyboard_alone(staff, world):
     assert page.url.endswith("/") and window.heading().startswith("Dashboard")
     # The first Tab reaches the link past the menu; it puts the keyboard at the page's content.
     page.keyboard.press("Tab")
-    assert page.evaluate("document.activeElement.textContent.trim()") == "Naar de inhoud"
+    assert page.evaluate("document.activeElement.textContent.trim()") == nl("Skip to content")
     page.keyboard.press("Enter")
     assert page.evaluate("document.activeElement.id") == "content"
 
@@ -123,14 +124,14 @@ def test_an_edit_form_filled_and_saved_with_the_keyboard_alone(app, staff, case)
     page.keyboard.press("Enter")  # opens the choices; typing searches them
     page.keyboard.type("Alleenst")
     page.keyboard.press("Enter")
-    assert window.field_shows("household") == "Alleenstaande"
+    assert window.field_shows("household") == nl("Single person")
     _tab_to(page, "el.id === 'household_size'")
     page.keyboard.press("Control+a")
     page.keyboard.type("2")
     _tab_to(page, "el.type === 'submit'")
     window.shot("tenant-edit-by-keyboard")
     window.press("Enter")
-    assert "De huurder is opgeslagen." in window.messages()
+    assert record_message("saved", "tenant") in window.messages()
     with app.app_context():
         tenant = db.session.get(Tenant, case["tenant"])
         assert (tenant.date_of_birth, tenant.phone, tenant.monthly_rent, tenant.household.value, tenant.household_size) == (
@@ -163,12 +164,13 @@ def test_status_badges_are_readable(staff, every_status):
         window.goto(path)
         seen.update(window.badge_contrasts())
     window.goto("/trajectoryview/list/?_oc_TrajectoryView=status&_od_TrajectoryView=asc")
-    window.click(window.page.get_by_role("row").filter(has_text="Status0").get_by_role("link", name="Bekijken"))
+    window.click(window.page.get_by_role("row").filter(has_text="Status0").get_by_role("link", name=nl("Show")))
     seen.update(window.badge_contrasts())  # the status history, the agreement and its obligations
-    expected = {"Aangemeld", "Intake", "Financieel overzicht", "Overeenkomst", "Lopend", "Afgerond", "Voortijdig beëindigd",
-                "Concept", "Wacht op ondertekening", "Van kracht", "Beëindigd", "Open", "Nagekomen", "Niet nagekomen",
-                "Geïnventariseerd", "Betalingsregeling", "In schuldhulpverlening", "Afgewikkeld", "Betwist",
-                "Op koers", "Zorgen", "Ernstige problemen"}
+    expected = {nl(status) for status in (
+        "Referred", "Intake", "Financial overview", "Agreement", "Running", "Completed", "Ended early",
+        "Draft", "Awaiting signatures", "In force", "Ended", "Open", "Kept", "Not kept",
+        "Inventoried", "Payment arrangement", "In debt assistance", "Settled", "Disputed",
+        "On track", "Concerns", "Serious problems")}
     assert expected <= set(seen), f"badges not seen: {expected - set(seen)}"
     weak = {text: ratio for text, ratio in seen.items() if ratio < NORMAL_TEXT}
     assert not weak, f"badges below {NORMAL_TEXT}:1 contrast: {weak}"
@@ -178,7 +180,7 @@ def test_the_page_language_follows_the_language_chosen(staff, world):
     window = staff()
     window.goto("/login/")
     page = window.page
-    assert page.evaluate("document.documentElement.lang") == "nl" and window.heading() == "Inloggen"
+    assert page.evaluate("document.documentElement.lang") == "nl" and window.heading() == nl("Log in")
     window.click(page.get_by_role("link", name="English", exact=True), check=False)
     window.language = "en"
     window.check_page()
@@ -192,4 +194,4 @@ def test_the_page_language_follows_the_language_chosen(staff, world):
     window.click(page.get_by_role("link", name="Nederlands", exact=True), check=False)
     window.language = "nl"
     window.check_page()
-    assert window.heading() == "Trajecten" and page.url.endswith("/trajectoryview/list/")
+    assert window.heading() == nl("Trajectories") and page.url.endswith("/trajectoryview/list/")
