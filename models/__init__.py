@@ -9,6 +9,7 @@ from .enums import (
 )
 from .evaluation import Evaluation, Intervention
 from .organisation import Contact, Organisation
+from .settings import PolicySettings, StoredPolicy, policy
 from .tenant import Tenant
 from .trajectory import Trajectory, trajectory_organisation
 from .user import PortalUser
@@ -20,6 +21,7 @@ from . import derived  # noqa: E402,F401  (keeps the session's copies of the sto
 __all__ = [
     "db", "Model", "Organisation", "Contact", "Tenant", "Trajectory", "trajectory_organisation",
     "Agreement", "Obligation", "Signature", "Debt", "Evaluation", "Intervention", "PortalUser",
+    "PolicySettings", "StoredPolicy", "policy",
     "AuditAction", "AuditEntry", "record_access", "StatusChange", "Step", "AgreementStep", "allowed_agreement_steps", "StepRefused", "allowed_steps", "current_agreement",
     "AgreementStatus", "Assessment", "DebtCategory", "DebtStatus", "EvictionJudgment", "Household",
     "ObligationStatus", "OrganisationKind", "SigningParty", "TrajectoryOutcome", "TrajectoryStatus",

@@ -12,6 +12,7 @@ from models import (
     trajectory_organisation,
 )
 from models.scope import ALL_CASES, visible_clause
+from models.settings import policy
 
 from . import kpi
 from .xlsx import Column, XlsxWorkbook
@@ -26,7 +27,7 @@ class PartnerWorkbook:
     """Builds the workbook; `pseudonymise` shows client numbers instead of names and leaves out address and BSN."""
 
     def __init__(self, session, organisation, period: str, pseudonymise=False, include_bsn=False,
-                 today=None, interval_months=3):
+                 today=None, interval_months=None):
         self.session = session
         self.organisation = organisation
         self.scope = scope_of(organisation)
@@ -35,7 +36,7 @@ class PartnerWorkbook:
         self.pseudonymise = pseudonymise
         self.include_bsn = include_bsn and not pseudonymise
         self.today = today or date.today()
-        self.interval_months = interval_months
+        self.interval_months = interval_months or policy().evaluation_interval_months
         self.yes_no = (str(_l("Yes")), str(_l("No")))
 
     def build(self):

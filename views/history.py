@@ -32,6 +32,7 @@ RECORD_TYPES = {
     "debt": _l("Debt"),
     "evaluation": _l("Evaluation"),
     "ab_user": _l("User account"),
+    "policy_settings": _l("Policy settings"),
 }
 
 
