@@ -414,18 +414,19 @@ def test_a_signature_on_another_agreement_does_not_sign_this_one(app, world):
                                    date(2026, 3, 31), date(2026, 5, 31), date(2026, 6, 1)])
 def test_due_and_overdue_counts_agree_with_each_next_evaluation_date_around_the_months_end(app, world, today):
     """Counted from an index range (reports.kpi.due_by), the figures match the dates shown on the pages,
-    also where adding three months runs into a shorter month (30 November + 3 months = 28 February)."""
+    also where adding the interval runs into a shorter month (30 November + 3 months = 28 February)."""
     starts = [date(2025, 11, day) for day in range(26, 31)] + [date(2025, 12, 1), date(2025, 12, 31)] + \
         [date(2026, 2, day) for day in (27, 28)] + [date(2026, 3, 1)]
     with app.app_context():
         for index, start in enumerate(starts):
             builders.trajectory(builders.tenant(f"LK-E-{index:02d}"), start_date=start)
         db.session.commit()
+        interval = builders.settings().evaluation_interval_months
         next_dates = [t.next_evaluation_date for t in db.session.scalars(sa.select(Trajectory))]
-        assert kpi.evaluations_overdue(db.session, ALL_CASES, today, 3) == sum(d < today for d in next_dates)
+        assert kpi.evaluations_overdue(db.session, ALL_CASES, today, interval) == sum(d < today for d in next_dates)
         for days in (0, 1, 30):
             end = today + timedelta(days=days)
-            assert kpi.evaluations_due_between(db.session, ALL_CASES, today, end, 3) == \
+            assert kpi.evaluations_due_between(db.session, ALL_CASES, today, end, interval) == \
                 sum(today <= d <= end for d in next_dates), (today, days)
         db.session.remove()
 

@@ -64,7 +64,7 @@ class PolicySettingsView(SimpleFormView):
     form_template = "portal/edit.html"
     edit_widget = SaveFormWidget
     default_view = "this_form_get"
-    read_roles = ()
+    read_roles = ()  # no portal role gets the page; FAB gives Admin every permission
 
     def form_get(self, form):
         settings, version = stored_policy(db.session)
