@@ -9,7 +9,7 @@ from flask_appbuilder import AppBuilder
 from flask_migrate import Migrate
 from flask_wtf.csrf import CSRFProtect
 
-from config import BASE_DIR, Config, check_production_safety
+from config import BASE_DIR, Config, check_production_safety, policy_defaults
 from models import db
 from views import register_views
 from views.dashboard import DashboardView
@@ -48,6 +48,8 @@ def create_app(config=None) -> Flask:
     if config:
         app.config.update(config)
     check_production_safety(app.config)
+    if "POLICY_DEFAULTS" not in app.config:
+        app.config["POLICY_DEFAULTS"] = policy_defaults()
     # A connection the database dropped (restart, failover) is replaced instead of failing a request.
     app.config["SQLALCHEMY_ENGINE_OPTIONS"] = {"pool_pre_ping": True, **app.config.get("SQLALCHEMY_ENGINE_OPTIONS", {})}
     (BASE_DIR / "instance").mkdir(exist_ok=True)

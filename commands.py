@@ -97,7 +97,6 @@ def partner_workbook_command(organisation_name, period, output, pseudonymise):
     try:
         workbook = PartnerWorkbook(
             db.session, organisation, period, pseudonymise=pseudonymise, include_bsn=not pseudonymise,
-            interval_months=current_app.config["EVALUATION_INTERVAL_MONTHS"],
         )
     except ValueError as error:
         raise click.BadParameter(str(error), param_hint="--period")
@@ -111,10 +110,11 @@ def partner_workbook_command(organisation_name, period, output, pseudonymise):
 @click.option("--dry-run", is_flag=True, help="List what would be anonymised; change nothing.")
 @with_appcontext
 def retention_command(dry_run):
-    """Anonymise tenants whose last trajectory ended longer ago than RETENTION_YEARS (for a scheduled job)."""
+    """Anonymise tenants whose last trajectory ended longer ago than the retention settings say (for a scheduled job)."""
     from models import retention
+    from models.settings import policy
 
-    years = current_app.config["RETENTION_YEARS"]
+    years = policy().retention_years
     result = retention.plan(db.session, years) if dry_run else retention.run(db.session, years)
     click.echo(("Dry run, nothing changed. " if dry_run else "Done. ") + result.summary())
 

@@ -1,6 +1,5 @@
 """Portal settings: secrets and database from the environment, policy as named settings."""
 import os
-from decimal import Decimal
 from pathlib import Path
 
 from flask_appbuilder.const import AUTH_DB
@@ -73,24 +72,9 @@ class Config:
         "en": {"flag": "gb", "name": "English"},
     }
 
-    # Policy settings of the Laatste Kansbeleid.
-    EVALUATION_INTERVAL_MONTHS = _int_env("EVALUATION_INTERVAL_MONTHS", 3)
-    # "Due soon" on the evaluations page and the dashboard.
-    EVALUATION_DUE_SOON_DAYS = _int_env("EVALUATION_DUE_SOON_DAYS", 30)
-    # A trajectory completes after two to four years; earlier only with a coordinator's recorded reason.
-    MINIMUM_DURATION_YEARS = _int_env("MINIMUM_DURATION_YEARS", 2)
-    # After completion: when to ask whether the tenant relapsed.
-    RELAPSE_FOLLOWUP_MONTHS = _int_env("RELAPSE_FOLLOWUP_MONTHS", 12)
-    # The partners' aim: share of followed-up completions without relapse.
-    SUCCESS_TARGET_PERCENT = _int_env("SUCCESS_TARGET_PERCENT", 75)
-    # Estimated cost of one eviction (court, bailiff, storage, shelter), for "costs avoided".
-    EVICTION_COST_EUR = Decimal(os.environ.get("EVICTION_COST_EUR", "25000"))
-    # Retention, in years after a tenant's last trajectory ended: what identifies the tenant
-    # ("tenant") and the free-text notes in their case records ("case_notes").
-    RETENTION_YEARS = {
-        "tenant": _int_env("RETENTION_YEARS_TENANT", 7),
-        "case_notes": _int_env("RETENTION_YEARS_CASE_NOTES", 7),
-    }
+    # The policy settings (evaluation interval, durations, retention, ...) are models.settings.PolicySettings:
+    # their defaults come from the environment (policy_defaults below), an Admin's values from the
+    # database (the settings page).
     LIST_PAGE_SIZE = 25
     # Lists count their rows as far as their pager reaches, at most this many, and say "more than ..."
     # beyond (views/paging.py): an exact count reads every row in scope on every page; "count all" on
@@ -99,6 +83,19 @@ class Config:
 
 
 MINIMUM_SECRET_KEY_LENGTH = 32
+
+
+def policy_defaults(environ=os.environ):
+    """The policy settings' defaults from the environment (EVALUATION_INTERVAL_MONTHS, ...).
+
+    An invalid value stops the start with one line naming the variable, not a traceback.
+    """
+    from models.settings import PolicySettings, SettingError
+
+    try:
+        return PolicySettings.from_environment(environ)
+    except SettingError as error:
+        raise SystemExit(f"Invalid policy setting in the environment: {error}") from None
 
 
 def check_production_safety(config) -> None:

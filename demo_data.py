@@ -31,6 +31,7 @@ from models import (
     PortalUser, Signature, SigningParty, StatusChange, Tenant, Trajectory, TrajectoryOutcome,
     TrajectoryStatus, db,
 )
+from models.settings import PolicySettings, stored_policy
 from views.security import ADMIN, CASEWORKER, COORDINATOR, FINANCE, VIEWER
 
 SEED = 2026
@@ -207,7 +208,6 @@ RETURNING_TENANTS = (
     (Status.intake, TrajectoryOutcome.dropped_out),
     (Status.running, TrajectoryOutcome.dropped_out),
 )
-DURATIONS_MONTHS = (24, 30, 36, 42, 48)
 REVISED_AGREEMENTS = 4
 AGREEMENT_STATUSES = {
     Status.agreement: AgreementStatus.awaiting_signatures,
@@ -384,11 +384,7 @@ def seed_demo() -> str:
             f"{_count(Trajectory)} trajectories, {len(ACCOUNTS)} demo accounts); nothing was changed."
         )
     today = date.today()
-    policy = Policy(
-        interval_months=current_app.config["EVALUATION_INTERVAL_MONTHS"],
-        followup_months=current_app.config["RELAPSE_FOLLOWUP_MONTHS"],
-        minimum_years=current_app.config["MINIMUM_DURATION_YEARS"],
-    )
+    policy = stored_policy(db.session)[0]
     try:
         _DemoBuilder(random.Random(SEED), today, policy).build()
         db.session.commit()
@@ -461,13 +457,10 @@ def _summary() -> str:
 # ---------------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Policy:
-    """The policy settings the demo is planned around (from the app's config)."""
-
-    interval_months: int
-    followup_months: int
-    minimum_years: int
+def durations_months(policy: PolicySettings) -> list:
+    """Planned durations the demo draws from: every half year from the minimum to the maximum duration."""
+    low, high = policy.minimum_duration_months, policy.maximum_duration_months
+    return sorted({*range(low, high + 1, 6), high})
 
 
 @dataclass
@@ -512,7 +505,7 @@ def _path(status: TrajectoryStatus) -> list:
     return list(STARTED_PATH[:STARTED_PATH.index(status) + 1])
 
 
-def _plan_tenants(rng, today: date, policy: Policy) -> list:
+def _plan_tenants(rng, today: date, policy: PolicySettings) -> list:
     """One plan per tenant, sorted by first referral so client numbers follow registration."""
     rhythms = list(RUNNING_RHYTHMS)
     rng.shuffle(rhythms)
@@ -523,15 +516,15 @@ def _plan_tenants(rng, today: date, policy: Policy) -> list:
     for status, count in STATUS_COUNTS:
         for _ in range(count):
             if status == Status.running:
-                course = _plan_running(rng, today, policy.interval_months, rhythms.pop())
+                course = _plan_running(rng, today, policy, rhythms.pop())
             elif status == Status.completed:
                 follow_up, early = next(completions)
-                end = _completion_date(rng, today, follow_up, policy.followup_months)
-                course = _plan_completed(rng, end, follow_up, early, policy.minimum_years)
+                end = _completion_date(rng, today, follow_up, policy.relapse_followup_months)
+                course = _plan_completed(rng, end, follow_up, early, policy)
             elif status == Status.ended_early:
-                course = _plan_ended_early(rng, next(early_outcomes), today)
+                course = _plan_ended_early(rng, next(early_outcomes), today, policy)
             else:
-                course = _plan_before_start(rng, status, today)
+                course = _plan_before_start(rng, status, today, policy)
                 if status == Status.financial_overview and pending:
                     course.judgment_pending, pending = True, pending - 1
             plans.append(TenantPlan([course]))
@@ -544,20 +537,21 @@ def _plan_tenants(rng, today: date, policy: Policy) -> list:
     return plans
 
 
-def _plan_before_start(rng, status, today) -> Course:
+def _plan_before_start(rng, status, today, policy) -> Course:
     """Referred, intake, financial overview or agreement: the later the stage, the older the referral."""
     if status == Status.agreement:
         start = today - _days(rng, 0, 14)
         return Course(
             status, start - _days(rng, 90, 150), start_date=start,
-            planned_end_date=start + relativedelta(months=rng.choice(DURATIONS_MONTHS)),
+            planned_end_date=start + relativedelta(months=rng.choice(durations_months(policy))),
         )
     age = {Status.referred: (3, 28), Status.intake: (25, 70), Status.financial_overview: (55, 110)}[status]
     return Course(status, today - _days(rng, *age))
 
 
-def _plan_running(rng, today, interval, rhythm) -> Course:
+def _plan_running(rng, today, policy, rhythm) -> Course:
     """A running case, placed so that its next evaluation is overdue, due soon or further off."""
+    interval = policy.evaluation_interval_months
     step = relativedelta(months=interval)
     if rhythm == "new":
         held_count, last_held = 0, None
@@ -574,7 +568,8 @@ def _plan_running(rng, today, interval, rhythm) -> Course:
         start = last_held - relativedelta(months=interval * held_count)
     # Running means the planned end is still ahead (with some margin).
     margin = today + relativedelta(months=2)
-    durations = [m for m in DURATIONS_MONTHS if start + relativedelta(months=m) > margin]
+    longest = durations_months(policy)[-1]
+    durations = [m for m in durations_months(policy) if start + relativedelta(months=m) > margin] or [longest]
     return Course(
         Status.running, start - _days(rng, 90, 160), start_date=start,
         planned_end_date=start + relativedelta(months=rng.choice(durations)),
@@ -592,10 +587,10 @@ def _completion_date(rng, today: date, follow_up: str, followup_months: int) -> 
     return period_ago - _days(rng, 45, 500)  # followed up; see _DemoBuilder._set_relapse_follow_up
 
 
-def _plan_completed(rng, actual_end: date, follow_up: str, early: bool, minimum_years: int) -> Course:
+def _plan_completed(rng, actual_end: date, follow_up: str, early: bool, policy) -> Course:
     """A completed case ending on `actual_end`: after at least the minimum duration, unless `early`."""
-    minimum = 12 * minimum_years
-    planned_months = rng.choice([m for m in DURATIONS_MONTHS if m >= minimum] or [minimum])
+    minimum = policy.minimum_duration_months
+    planned_months = rng.choice(durations_months(policy))
     if early:
         # Completed a few months short of the minimum; the coordinator recorded why.
         start = actual_end - relativedelta(months=minimum - rng.randint(2, 5)) - _days(rng, 0, 10)
@@ -610,9 +605,9 @@ def _plan_completed(rng, actual_end: date, follow_up: str, early: bool, minimum_
     )
 
 
-def _plan_ended_early(rng, outcome, end_by: date) -> Course:
+def _plan_ended_early(rng, outcome, end_by: date, policy) -> Course:
     """A case that ended early (from running) before `end_by`."""
-    months = rng.choice(DURATIONS_MONTHS)
+    months = rng.choice(durations_months(policy))
     start = end_by - _days(rng, 240, 1200)
     planned_end = start + relativedelta(months=months)
     longest = min((end_by - start).days - 20, (planned_end - start).days - 60)
@@ -623,7 +618,7 @@ def _plan_ended_early(rng, outcome, end_by: date) -> Course:
     )
 
 
-def _add_earlier_trajectories(rng, plans, policy: Policy) -> None:
+def _add_earlier_trajectories(rng, plans, policy: PolicySettings) -> None:
     """Give a few tenants an older, ended trajectory well before their current referral."""
     for current_status, earlier_outcome in RETURNING_TENANTS:
         plan = next(p for p in plans if p.courses[-1].status == current_status and len(p.courses) == 1)
@@ -632,9 +627,9 @@ def _add_earlier_trajectories(rng, plans, policy: Policy) -> None:
         end_by = current.referral_date - _days(rng, 400, 600)
         if earlier_outcome == TrajectoryOutcome.completed:
             # The follow-up found the relapse that brought them back.
-            earlier = _plan_completed(rng, end_by - _days(rng, 10, 200), "relapse", False, policy.minimum_years)
+            earlier = _plan_completed(rng, end_by - _days(rng, 10, 200), "relapse", False, policy)
         else:
-            earlier = _plan_ended_early(rng, earlier_outcome, end_by)
+            earlier = _plan_ended_early(rng, earlier_outcome, end_by, policy)
         current.returning = True
         plan.courses.insert(0, earlier)
 
@@ -688,11 +683,11 @@ def valid_bsn(rng, used: set) -> str:
 class _DemoBuilder:
     """Adds the demo rows to the session; the caller commits."""
 
-    def __init__(self, rng: random.Random, today: date, policy: Policy):
+    def __init__(self, rng: random.Random, today: date, policy: PolicySettings):
         self.rng = rng
         self.today = today
         self.policy = policy
-        self.interval = policy.interval_months
+        self.interval = policy.evaluation_interval_months
         self.organisations: dict[str, Organisation] = {}
         self.contacts: dict[str, list[Contact]] = {}
         self.users: dict[str, PortalUser] = {}
@@ -874,7 +869,7 @@ class _DemoBuilder:
         """
         if course.status != Status.completed or course.follow_up not in ("no_relapse", "relapse"):
             return
-        period = relativedelta(months=self.policy.followup_months)
+        period = relativedelta(months=self.policy.relapse_followup_months)
         relapse = course.follow_up == "relapse"
         trajectory.relapse_followup_date = min(course.actual_end_date + period + _days(self.rng, 0, 40), self.today)
         trajectory.relapse = relapse

@@ -55,8 +55,7 @@ def measure(url: str, who: str) -> dict:
             organisation = session.get(Organisation, organisation_id)
         before = peak_rss_mb()
         started = time.perf_counter()
-        workbook = PartnerWorkbook(session, organisation, kpi.quarter_of(date.today()),
-                                   interval_months=app.config["EVALUATION_INTERVAL_MONTHS"])
+        workbook = PartnerWorkbook(session, organisation, kpi.quarter_of(date.today()))
         target = workbook.build()
         seconds = time.perf_counter() - started
         peak = peak_rss_mb()

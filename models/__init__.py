@@ -9,6 +9,7 @@ from .enums import (
 )
 from .evaluation import Evaluation, Intervention
 from .organisation import Contact, Organisation
+from .settings import PolicySettings, StoredPolicy, policy
 from .tenant import Tenant
 from .trajectory import Trajectory, trajectory_organisation
 from .user import PortalUser
@@ -21,6 +22,7 @@ from . import registry  # noqa: E402  (the entities, as their models declare the
 __all__ = [
     "db", "Model", "registry", "Organisation", "Contact", "Tenant", "Trajectory", "trajectory_organisation",
     "Agreement", "Obligation", "Signature", "Debt", "Evaluation", "Intervention", "PortalUser",
+    "PolicySettings", "StoredPolicy", "policy",
     "AuditAction", "AuditEntry", "record_access", "StatusChange", "Step", "AgreementStep", "allowed_agreement_steps", "StepRefused", "allowed_steps", "current_agreement",
     "AgreementStatus", "Assessment", "DebtCategory", "DebtStatus", "EvictionJudgment", "Household",
     "ObligationStatus", "OrganisationKind", "SigningParty", "TrajectoryOutcome", "TrajectoryStatus",

@@ -1,13 +1,13 @@
 """The supervised trajectory of two to four years that replaces an eviction."""
 import sqlalchemy as sa
 from dateutil.relativedelta import relativedelta
-from flask import current_app
 from flask_babel import lazy_gettext as _l
 from sqlalchemy.ext.hybrid import hybrid_property
 from sqlalchemy.orm import relationship
 
 from .base import Model, Money, VersionedMixin, add_months, enum_column
 from .enums import EvictionJudgment, TrajectoryOutcome, TrajectoryStatus
+from .settings import policy
 
 trajectory_organisation = sa.Table(
     "trajectory_organisation",
@@ -131,11 +131,11 @@ class Trajectory(VersionedMixin, Model):
         """When to ask whether a completed trajectory's tenant relapsed: the end plus the follow-up period."""
         if self.status != TrajectoryStatus.completed or self.actual_end_date is None:
             return None
-        return self.actual_end_date + relativedelta(months=current_app.config["RELAPSE_FOLLOWUP_MONTHS"])
+        return self.actual_end_date + relativedelta(months=policy().relapse_followup_months)
 
     @relapse_followup_due.expression
     def relapse_followup_due(cls):
-        due = add_months(cls.actual_end_date, current_app.config["RELAPSE_FOLLOWUP_MONTHS"])
+        due = add_months(cls.actual_end_date, policy().relapse_followup_months)
         return sa.case((cls.status == TrajectoryStatus.completed, due), else_=None)
 
     @property
@@ -173,11 +173,11 @@ class Trajectory(VersionedMixin, Model):
         base = self.evaluation_base_date
         if base is None:
             return None
-        return base + relativedelta(months=current_app.config["EVALUATION_INTERVAL_MONTHS"])
+        return base + relativedelta(months=policy().evaluation_interval_months)
 
     @next_evaluation_date.expression
     def next_evaluation_date(cls):
-        due = add_months(cls.evaluation_base_date, current_app.config["EVALUATION_INTERVAL_MONTHS"])
+        due = add_months(cls.evaluation_base_date, policy().evaluation_interval_months)
         return sa.case((cls.status == TrajectoryStatus.running, due), else_=None)
 
     @hybrid_property

@@ -13,6 +13,7 @@ from sqlalchemy.orm import relationship
 from . import authority
 from .base import TEXT_MAX_LENGTH, Model, enum_column
 from .enums import AgreementStatus, EvictionJudgment, TrajectoryOutcome, TrajectoryStatus as Status
+from .settings import policy
 
 NEXT_STEP = {
     Status.referred: Status.intake,
@@ -58,7 +59,7 @@ class Step:
     max_text = TEXT_MAX_LENGTH
 
     def __init__(self, trajectory, target: Status, user=None, remark=None, outcome=None,
-                 override_reason=None, may_override=False, today=None, minimum_years=2, actor=None):
+                 override_reason=None, may_override=False, today=None, minimum_months=None, actor=None):
         self.trajectory = trajectory
         # Who takes the step (models.authority); None for a script acting for the coordinator.
         self.actor = actor
@@ -69,7 +70,14 @@ class Step:
         self.override_reason = (override_reason or "").strip() or None
         self.may_override = may_override
         self.today = today or date.today()
-        self.minimum_years = minimum_years
+        self._minimum_months = minimum_months
+
+    @property
+    def minimum_months(self) -> int:
+        """The minimum duration: as given, else the policy's (read only by a step that needs it)."""
+        if self._minimum_months is None:
+            self._minimum_months = policy().minimum_duration_months
+        return self._minimum_months
 
     def validate(self):
         trajectory, target = self.trajectory, self.target
@@ -95,6 +103,9 @@ class Step:
             if agreement.missing_signatures:
                 raise StepRefused(_l("The agreement still needs the signature of: %(parties)s.",
                                      parties=", ".join(agreement.missing_signatures)))
+            refusal = planned_end_refusal(trajectory.start_date or self.today, trajectory.planned_end_date)
+            if refusal:
+                raise StepRefused(refusal)
         if target == Status.completed:
             self._check_minimum_duration()
         if target == Status.ended_early and self.outcome not in EARLY_OUTCOMES:
@@ -102,13 +113,13 @@ class Step:
 
     def _check_minimum_duration(self):
         start = self.trajectory.start_date
-        earliest = start + relativedelta(years=self.minimum_years) if start else None
+        earliest = start + relativedelta(months=self.minimum_months) if start else None
         if earliest is not None and earliest <= self.today:
             return
         if not self.may_override:
-            raise StepRefused(_l("A trajectory can be completed from %(date)s (at least %(years)s years after the "
+            raise StepRefused(_l("A trajectory can be completed from %(date)s (at least %(months)s months after the "
                                  "start); only a coordinator can make an exception, with a reason.",
-                                 date=earliest.strftime("%d-%m-%Y") if earliest else "?", years=self.minimum_years))
+                                 date=earliest.strftime("%d-%m-%Y") if earliest else "?", months=self.minimum_months))
         if not self.override_reason:
             raise StepRefused(_l("Give the reason for completing before the minimum duration."))
 
@@ -135,6 +146,18 @@ class Step:
         trajectory.status_changes.append(change)
         _allow(trajectory, *trajectory.agreements, change)
         return trajectory
+
+
+def planned_end_refusal(start, planned_end):
+    """Why a planned end date is refused (beyond the policy's maximum duration), or None."""
+    if start is None or planned_end is None:
+        return None
+    months = policy().maximum_duration_months
+    latest = start + relativedelta(months=months)
+    if planned_end <= latest:
+        return None
+    return _l("The planned end date lies at most %(months)s months after the start: %(date)s at the latest.",
+              months=months, date=latest.strftime("%d-%m-%Y"))
 
 
 def allowed_steps(trajectory) -> list:

@@ -9,6 +9,7 @@ from flask_babel import lazy_gettext as _l
 
 from models import Organisation, OrganisationKind, SigningParty, Tenant, Trajectory, registry
 from models.scope import ALL_CASES, visible_clause
+from models.settings import policy
 
 from . import kpi
 from .xlsx import Column, XlsxWorkbook
@@ -23,7 +24,7 @@ class PartnerWorkbook:
     """Builds the workbook; `pseudonymise` shows client numbers instead of names and leaves out address and BSN."""
 
     def __init__(self, session, organisation, period: str, pseudonymise=False, include_bsn=False,
-                 today=None, interval_months=3):
+                 today=None, interval_months=None):
         self.session = session
         self.organisation = organisation
         self.scope = scope_of(organisation)
@@ -32,7 +33,7 @@ class PartnerWorkbook:
         self.pseudonymise = pseudonymise
         self.include_bsn = include_bsn and not pseudonymise
         self.today = today or date.today()
-        self.interval_months = interval_months
+        self.interval_months = interval_months or policy().evaluation_interval_months
         self.yes_no = (str(_l("Yes")), str(_l("No")))
 
     def build(self):

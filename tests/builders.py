@@ -72,3 +72,18 @@ def recounted_figures(record) -> dict:
         "total_original_debt": sum((d.original_amount for d in record.debts), Decimal("0")),
         "last_evaluation_held_on": max(held, default=None),
     }
+
+
+def settings():
+    """The policy settings in force (the environment's defaults, or what a test stored)."""
+    from models.settings import stored_policy
+
+    return stored_policy(db.session)[0]
+
+
+def set_policy(**values):
+    """Store policy settings as an Admin's save would; inside an app context."""
+    from models.settings import save_policy, stored_policy
+
+    save_policy(db.session, values, stored_policy(db.session)[1])
+    db.session.commit()

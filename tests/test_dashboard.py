@@ -27,7 +27,9 @@ S = TrajectoryStatus
 def cases(app, world, monkeypatch):
     """Nine trajectories; every figure below is worked out by hand from this docstring.
 
-    Settings: evaluation every 3 months, due soon = 30 days (to 2026-12-25), relapse follow-up after 12 months.
+    Settings (stored for the fixture, whatever the environment's defaults): evaluation every 3 months,
+    due soon = 30 days (to 2026-12-25), relapse follow-up after 12 months, success target 75%, an
+    eviction costs 25000 euros.
 
     Portaal (referrer of P1-P4; Het Vierde Huis and Gemeente Utrecht involved unless said otherwise):
       P1 running since 2026-01-05, referred 2025-12-01 (2025-Q4). Evaluation held 2026-08-10 -> next 2026-11-10:
@@ -51,6 +53,8 @@ def cases(app, world, monkeypatch):
 
     monkeypatch.setattr(views.dashboard, "today", lambda: TODAY)
     with app.app_context():
+        builders.set_policy(evaluation_interval_months=3, evaluation_due_soon_days=30, relapse_followup_months=12,
+                            success_target_percent=75, eviction_cost_eur=Decimal("25000"))
         names = ("Het Vierde Huis", "Gemeente Utrecht", "Portaal", "Mitros")
         org = {name: builders.organisation(name) for name in names}.__getitem__
 
@@ -249,9 +253,9 @@ def test_the_coordinator_sees_every_figure(login, cases):
     assert _money(_figure(page, "costs-avoided")) == Decimal("100000.00")
 
 
-def test_the_cost_of_an_eviction_and_the_target_are_settings(app, login, cases, monkeypatch):
-    monkeypatch.setitem(app.config, "EVICTION_COST_EUR", Decimal("30000"))
-    monkeypatch.setitem(app.config, "SUCCESS_TARGET_PERCENT", 50)
+def test_the_cost_of_an_eviction_and_the_target_are_settings(app, login, cases):
+    with app.app_context():
+        builders.set_policy(eviction_cost_eur=Decimal("30000"), success_target_percent=50)
     page = _page(login("coordinator"))
     assert _money(_figure(page, "costs-avoided")) == Decimal("120000.00")
     assert "Target met" in page and "target 50%" in page
@@ -327,8 +331,7 @@ def demo(app):
 def _summary(app, today: date) -> dict:
     with app.test_request_context(), force_locale("en"):
         organisation = db.session.execute(sa.select(Organisation).filter_by(name="Het Vierde Huis")).scalar_one()
-        workbook = PartnerWorkbook(db.session, organisation, kpi.quarter_of(today), today=today,
-                                   interval_months=app.config["EVALUATION_INTERVAL_MONTHS"])
+        workbook = PartnerWorkbook(db.session, organisation, kpi.quarter_of(today), today=today)
         book = load_workbook(workbook.build())
         rows = {row[0]: row[1:] for row in book["Summary"].iter_rows(values_only=True) if row and row[0]}
         db.session.remove()
@@ -346,7 +349,7 @@ def test_dashboard_and_partner_workbook_agree_on_the_demo_data(demo):
         caseload = kpi.caseload_by_status(s, ALL_CASES)
         for status in TrajectoryStatus:
             assert summary[str(status.label)][0] == caseload[status] == _caseload(page)[status], status
-        overdue = kpi.evaluations_overdue(s, ALL_CASES, today, app.config["EVALUATION_INTERVAL_MONTHS"])
+        overdue = kpi.evaluations_overdue(s, ALL_CASES, today, builders.settings().evaluation_interval_months)
         assert summary["Overdue today"][0] == overdue == int(_figure(page, "evaluations-overdue"))
         awaiting = kpi.agreements_awaiting_signatures(s, ALL_CASES)
         assert summary["Agreements awaiting signatures"][0] == awaiting == int(_figure(page, "agreements-awaiting"))
@@ -411,18 +414,19 @@ def test_a_signature_on_another_agreement_does_not_sign_this_one(app, world):
                                    date(2026, 3, 31), date(2026, 5, 31), date(2026, 6, 1)])
 def test_due_and_overdue_counts_agree_with_each_next_evaluation_date_around_the_months_end(app, world, today):
     """Counted from an index range (reports.kpi.due_by), the figures match the dates shown on the pages,
-    also where adding three months runs into a shorter month (30 November + 3 months = 28 February)."""
+    also where adding the interval runs into a shorter month (30 November + 3 months = 28 February)."""
     starts = [date(2025, 11, day) for day in range(26, 31)] + [date(2025, 12, 1), date(2025, 12, 31)] + \
         [date(2026, 2, day) for day in (27, 28)] + [date(2026, 3, 1)]
     with app.app_context():
         for index, start in enumerate(starts):
             builders.trajectory(builders.tenant(f"LK-E-{index:02d}"), start_date=start)
         db.session.commit()
+        interval = builders.settings().evaluation_interval_months
         next_dates = [t.next_evaluation_date for t in db.session.scalars(sa.select(Trajectory))]
-        assert kpi.evaluations_overdue(db.session, ALL_CASES, today, 3) == sum(d < today for d in next_dates)
+        assert kpi.evaluations_overdue(db.session, ALL_CASES, today, interval) == sum(d < today for d in next_dates)
         for days in (0, 1, 30):
             end = today + timedelta(days=days)
-            assert kpi.evaluations_due_between(db.session, ALL_CASES, today, end, 3) == \
+            assert kpi.evaluations_due_between(db.session, ALL_CASES, today, end, interval) == \
                 sum(today <= d <= end for d in next_dates), (today, days)
         db.session.remove()
 

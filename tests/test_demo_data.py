@@ -7,6 +7,7 @@ import pytest
 import sqlalchemy as sa
 from dateutil.relativedelta import relativedelta
 
+import builders
 from conftest import ACCOUNTS, PortalClient, _empty_case_tables
 from demo_data import DEMO_PREFIX, DemoDataRefused, seed_demo
 from models import (
@@ -163,7 +164,8 @@ def test_demo_money_is_decimal_and_adds_up(seeded):
 
 def test_evaluations_show_overdue_and_due_soon_cases(seeded, app):
     today = date.today()
-    interval = relativedelta(months=app.config["EVALUATION_INTERVAL_MONTHS"])
+    settings = builders.settings()
+    interval = relativedelta(months=settings.evaluation_interval_months)
     assert all(e.held_date <= today for e in _all(Evaluation) if e.held_date)
     running = sa.select(Trajectory).where(Trajectory.status == RUNNING)
     next_dates = [
@@ -171,7 +173,7 @@ def test_evaluations_show_overdue_and_due_soon_cases(seeded, app):
         for t in db.session.scalars(running)
     ]
     overdue = [d for d in next_dates if d < today]
-    due_soon = [d for d in next_dates if today <= d <= today + relativedelta(days=30)]
+    due_soon = [d for d in next_dates if today <= d <= today + relativedelta(days=settings.evaluation_due_soon_days)]
     assert len(overdue) >= 3 and len(due_soon) >= 3
     assert len(overdue) < len(next_dates) / 3
     for trajectory in _all(Trajectory):
@@ -213,7 +215,7 @@ def test_every_trajectory_has_the_history_of_its_steps(seeded):
 
 
 def test_completed_trajectories_lasted_the_minimum_or_record_why(seeded, app):
-    minimum = relativedelta(years=app.config["MINIMUM_DURATION_YEARS"])
+    minimum = relativedelta(months=builders.settings().minimum_duration_months)
     exceptions = 0
     for t in _all(Trajectory):
         if t.status != COMPLETED:

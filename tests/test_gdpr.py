@@ -20,28 +20,28 @@ from models.scope import ALL_CASES
 from reports import kpi
 
 TODAY = date.today()
-YEARS = {"tenant": 7, "case_notes": 7}
 
 
 @pytest.fixture
 def old_and_new(app, world):
-    """An old completed case (ended 8 years ago), and a current running one."""
+    """An old completed case (ended a year beyond both retention periods), and a current running one."""
     with app.app_context():
+        ended = TODAY - relativedelta(years=max(builders.settings().retention_years.values()) + 1)
         old_tenant = builders.tenant("LK-O-0001", first_name="Oud", last_name="Huurder", bsn="111222333", street="Kerkstraat",
                                      house_number="4", postcode="3511 AB", phone="030-1111111", psychosocial_notes="depressie")
-        old = builders.trajectory(old_tenant, status=TrajectoryStatus.completed, start_date=TODAY - relativedelta(years=11),
-                                  actual_end_date=TODAY - relativedelta(years=8), notes="Moeilijke start", relapse=False,
-                                  relapse_followup_date=TODAY - relativedelta(years=7))
+        old = builders.trajectory(old_tenant, status=TrajectoryStatus.completed, start_date=ended - relativedelta(years=3),
+                                  actual_end_date=ended, notes="Moeilijke start", relapse=False,
+                                  relapse_followup_date=ended + relativedelta(years=1))
         builders.debt(old, balance="0.00", original="1500.00", category=DebtCategory.energy, creditor="Eneco", notes="via familie")
-        evaluation = builders.evaluation(old, planned=TODAY - relativedelta(years=9), held=TODAY - relativedelta(years=9),
+        evaluation = builders.evaluation(old, planned=ended - relativedelta(years=1), held=ended - relativedelta(years=1),
                                          participants="Oud Huurder, coördinator", notes="Gaat goed")
         db.session.add(Intervention(evaluation=evaluation, description="Bewindvoering aanvragen voor Oud Huurder",
                                     responsible_organisation=builders.organisation("Gemeente Utrecht"),
-                                    due_date=TODAY - relativedelta(years=9), closed_on=TODAY - relativedelta(years=9)))
+                                    due_date=ended - relativedelta(years=1), closed_on=ended - relativedelta(years=1)))
         agreement = builders.agreement(old)
         db.session.add(Obligation(agreement=agreement, party=SigningParty.tenant, description="Oud Huurder betaalt huur"))
         db.session.add(Signature(agreement=agreement, party=SigningParty.tenant, signed_by="Oud Huurder",
-                                 signed_on=TODAY - relativedelta(years=11)))
+                                 signed_on=ended - relativedelta(years=3)))
         new_tenant = builders.tenant("LK-N-0001", first_name="Nieuw", last_name="Huurder", bsn="123456782")
         builders.trajectory(new_tenant, start_date=TODAY - relativedelta(years=1), notes="Loopt")
         db.session.commit()
@@ -101,6 +101,14 @@ def test_dry_run_lists_and_changes_nothing(app, old_and_new):
         assert db.session.get(Tenant, old_and_new["old_tenant"]).last_name == "Huurder"
 
 
+def test_retention_follows_the_stored_settings(app, old_and_new):
+    with app.app_context():
+        ended = db.session.get(Trajectory, old_and_new["old"]).actual_end_date
+        builders.set_policy(retention_years_tenant=TODAY.year - ended.year + 2, retention_years_case_notes=TODAY.year - ended.year + 2)
+    result = app.test_cli_runner().invoke(args=["retention", "--dry-run"])
+    assert result.exit_code == 0 and "0 tenant(s) to anonymise" in result.output
+
+
 def test_retention_erases_identity_and_notes_and_keeps_the_figures(app, login, old_and_new):
     client = login("coordinator")
     url = f"/tenantview/edit/{old_and_new['old_tenant']}"
@@ -137,4 +145,4 @@ def test_a_tenant_with_an_open_trajectory_is_kept(app, old_and_new):
         old = db.session.get(Tenant, old_and_new["old_tenant"])
         builders.trajectory(old, status=TrajectoryStatus.intake)
         db.session.commit()
-        assert retention.plan(db.session, YEARS).tenants == []
+        assert retention.plan(db.session, builders.settings().retention_years).tenants == []

@@ -22,7 +22,8 @@ Q3 = (date(2026, 7, 1), date(2026, 9, 30))
 
 @pytest.fixture
 def cases(app, world):
-    """Four trajectories whose figures are worked out by hand in the tests below.
+    """Four trajectories whose figures are worked out by hand in the tests below, with an evaluation
+    every 3 months (stored for the fixture, whatever the environment's default).
 
     A: Portaal, running since 2026-01-05, last evaluation held 2026-08-10 -> next 2026-11-10: overdue.
        Debts: energy 1000 -> 400 (payment arrangement), rent arrears 500 -> 500 (inventoried).
@@ -34,6 +35,7 @@ def cases(app, world):
     D: Mitros, ended early 2026-06-30 (Q2), referred 2024-03-01.
     """
     with app.app_context():
+        builders.set_policy(evaluation_interval_months=3)
         a = builders.trajectory(builders.tenant("LK-W-0001", "Portaal", first_name="Anna", street="Oudegracht",
                                                 house_number="1", postcode="3511 AA", city="Utrecht", bsn="111222333"),
                                 start_date=date(2026, 1, 5), referral_date=date(2025, 12, 1))

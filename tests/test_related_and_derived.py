@@ -57,15 +57,17 @@ def test_total_current_debt_is_the_sum_of_balances(login, case):
 
 def test_next_evaluation_follows_the_last_held_one_and_the_setting(app, login, case):
     client = login("coordinator")
-    expected = case["held"] + relativedelta(months=3)
+    with app.app_context():
+        interval = builders.settings().evaluation_interval_months
+    expected = case["held"] + relativedelta(months=interval)
     html = client.get(f"/trajectoryview/show/{case['trajectory']}").get_data(as_text=True)
     assert expected.strftime("%d-%m-%Y") in html
-    app.config["EVALUATION_INTERVAL_MONTHS"] = 2
-    try:
-        html = client.get(f"/trajectoryview/show/{case['trajectory']}").get_data(as_text=True)
-        assert (case["held"] + relativedelta(months=2)).strftime("%d-%m-%Y") in html
-    finally:
-        app.config["EVALUATION_INTERVAL_MONTHS"] = 3
+    other = 1 if interval != 1 else 4
+    with app.app_context():
+        builders.set_policy(evaluation_interval_months=other)
+    html = client.get(f"/trajectoryview/show/{case['trajectory']}").get_data(as_text=True)
+    assert (case["held"] + relativedelta(months=other)).strftime("%d-%m-%Y") in html
+    assert expected.strftime("%d-%m-%Y") not in html
 
 
 def test_next_evaluation_counts_from_the_start_when_none_was_held(app, login, world):
@@ -73,8 +75,9 @@ def test_next_evaluation_counts_from_the_start_when_none_was_held(app, login, wo
         start = date.today() - timedelta(days=10)
         trajectory_id = builders.trajectory(builders.tenant(), start_date=start).id
         db.session.commit()
+        interval = builders.settings().evaluation_interval_months
     html = login("coordinator").get(f"/trajectoryview/show/{trajectory_id}").get_data(as_text=True)
-    assert (start + relativedelta(months=3)).strftime("%d-%m-%Y") in html
+    assert (start + relativedelta(months=interval)).strftime("%d-%m-%Y") in html
 
 
 def test_no_next_evaluation_before_the_trajectory_runs(app, login, world):

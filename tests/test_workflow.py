@@ -81,7 +81,8 @@ def test_the_whole_course_through_the_pages(app, login, referred, world):
 
 def test_completion_waits_for_the_minimum_duration(app, login, world):
     with app.app_context():
-        trajectory_id = builders.trajectory(builders.tenant(), start_date=date.today() - relativedelta(years=1)).id
+        minimum = builders.settings().minimum_duration_months
+        trajectory_id = builders.trajectory(builders.tenant(), start_date=date.today() - relativedelta(months=minimum - 6)).id
         db.session.commit()
     # Completing is the coordinator's step; the referring corporation does not get to take it at all.
     caseworker = login("portaal")
@@ -104,9 +105,10 @@ def test_completion_waits_for_the_minimum_duration(app, login, world):
         assert trajectory.status_changes[0].override_reason == "Alle schulden afgelost"
 
 
-def test_completion_after_two_years_needs_no_exception(app, login, world):
+def test_completion_after_the_minimum_duration_needs_no_exception(app, login, world):
     with app.app_context():
-        trajectory_id = builders.trajectory(builders.tenant(), start_date=date.today() - relativedelta(years=2)).id
+        minimum = builders.settings().minimum_duration_months
+        trajectory_id = builders.trajectory(builders.tenant(), start_date=date.today() - relativedelta(months=minimum)).id
         db.session.commit()
     assert step(login("coordinator"), trajectory_id, "completed").status_code == 302
     assert _trajectory(app, trajectory_id).status == TrajectoryStatus.completed
@@ -189,12 +191,17 @@ def test_serious_problems_need_an_intervention(app, login, running, world):
 def test_evaluations_due_lists_overdue_and_soon_most_urgent_first(app, login, world):
     today = date.today()
     with app.app_context():
-        overdue = builders.trajectory(builders.tenant("LK-D-0001"), start_date=today - relativedelta(months=5))
-        soon = builders.trajectory(builders.tenant("LK-D-0002"), start_date=today - relativedelta(months=3) + timedelta(days=10))
+        settings = builders.settings()
+        interval, days = settings.evaluation_interval_months, settings.evaluation_due_soon_days
+        assert days >= 10 and today + timedelta(days=days) < today + relativedelta(months=interval, days=-10)
+        # Due two months ago, in ten days, in an interval less ten days, three months ago.
+        overdue = builders.trajectory(builders.tenant("LK-D-0001"), start_date=today - relativedelta(months=interval + 2))
+        soon = builders.trajectory(builders.tenant("LK-D-0002"), start_date=today - relativedelta(months=interval) + timedelta(days=10))
         later = builders.trajectory(builders.tenant("LK-D-0003"), start_date=today - timedelta(days=10))
         very_overdue = builders.trajectory(builders.tenant("LK-D-0004", "Mitros"), involved=("Het Vierde Huis",),
-                                           start_date=today - relativedelta(months=9))
-        builders.evaluation(very_overdue, planned=today - relativedelta(months=6), held=today - relativedelta(months=6))
+                                           start_date=today - relativedelta(months=3 * interval + 3))
+        held = today - relativedelta(months=interval + 3)
+        builders.evaluation(very_overdue, planned=held, held=held)
         builders.trajectory(builders.tenant("LK-D-0005"), status=TrajectoryStatus.intake)
         db.session.commit()
     client = login("coordinator")
@@ -202,17 +209,15 @@ def test_evaluations_due_lists_overdue_and_soon_most_urgent_first(app, login, wo
     page = client.get("/evaluations-due/").get_data(as_text=True)
     order = [m for m in re.findall(r"LK-D-000\d", page)]
     assert order == ["LK-D-0004", "LK-D-0001", "LK-D-0002"]
-    assert "2 overdue, 1 due within 30 days" in page
+    assert f"2 overdue, 1 due within {days} days" in page
     # Portaal sees its own cases only.
     portaal = login("portaal").get("/evaluations-due/").get_data(as_text=True)
     assert re.findall(r"LK-D-000\d", portaal) == ["LK-D-0001", "LK-D-0002"]
-    # A shorter interval moves every due date; nothing is stored.
-    app.config["EVALUATION_INTERVAL_MONTHS"] = 1
-    try:
-        page = client.get("/evaluations-due/").get_data(as_text=True)
-        assert re.findall(r"LK-D-000\d", page) == ["LK-D-0004", "LK-D-0001", "LK-D-0002", "LK-D-0003"]
-    finally:
-        app.config["EVALUATION_INTERVAL_MONTHS"] = 3
+    # A shorter interval moves every due date on the next request; no case record changes.
+    with app.app_context():
+        builders.set_policy(evaluation_interval_months=1)
+    page = client.get("/evaluations-due/").get_data(as_text=True)
+    assert re.findall(r"LK-D-000\d", page) == ["LK-D-0004", "LK-D-0001", "LK-D-0002", "LK-D-0003"]
 
 
 def test_relapse_follow_up_is_recorded_for_completed_trajectories(app, login, world):

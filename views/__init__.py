@@ -8,6 +8,7 @@ from .debt import DebtView
 from .evaluation import EvaluationsDueView, EvaluationView, InterventionView
 from .organisation import ContactView, OrganisationView
 from .reports import PartnerWorkbookView
+from .settings import PolicySettingsView
 from .tenant import TenantView
 from .trajectory import TrajectoryView
 
@@ -40,6 +41,11 @@ def register_views(appbuilder) -> list:
     views.append(appbuilder.add_view(
         PartnerWorkbookView, "Partner meeting workbook", label=_l("Partner meeting workbook"),
         icon="fa-file-excel", category="Reports", category_label=CATEGORY_LABELS["Reports"],
+    ))
+    # Beside the user accounts and roles: Admin's menu (its permission is Admin's only).
+    views.append(appbuilder.add_view(
+        PolicySettingsView, "Policy settings", label=_l("Policy settings"), icon="fa-sliders-h",
+        category="Security", category_label=_l("Security"),
     ))
     return views
 

@@ -8,13 +8,14 @@ table with the same numbers next to it.
 from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
 
-from flask import current_app, g, redirect
+from flask import g, redirect
 from flask_appbuilder import IndexView, expose
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
 from models import TrajectoryStatus, db
 from models.scope import ALL_CASES
+from models.settings import policy
 from reports import kpi
 
 from .base import security_manager
@@ -129,12 +130,12 @@ def percentage(part: int, whole: int):
     return int((Decimal(100 * part) / Decimal(whole)).quantize(Decimal(1), rounding=ROUND_HALF_UP))
 
 
-def dashboard_figures(session, scope, day: date, config) -> dict:
-    """Every figure on the dashboard, computed by the kpi module for `scope` on `day`."""
-    interval = config["EVALUATION_INTERVAL_MONTHS"]
-    due_soon_days = config["EVALUATION_DUE_SOON_DAYS"]
-    target = config["SUCCESS_TARGET_PERCENT"]
-    cost_per_eviction = Decimal(config["EVICTION_COST_EUR"])
+def dashboard_figures(session, scope, day: date, settings) -> dict:
+    """Every figure on the dashboard, computed by the kpi module for `scope` on `day` under the policy `settings`."""
+    interval = settings.evaluation_interval_months
+    due_soon_days = settings.evaluation_due_soon_days
+    target = settings.success_target_percent
+    cost_per_eviction = settings.eviction_cost_eur
 
     caseload = kpi.caseload_by_status(session, scope)
     open_cases = sum(caseload[status] for status in TrajectoryStatus.open_statuses())
@@ -192,7 +193,7 @@ class DashboardView(IndexView):
         self.update_redirect()
         scope = security_manager().case_scope()
         organisation = getattr(getattr(g, "user", None) or current_user, "organisation", None)
-        figures = dashboard_figures(db.session, scope, today(), current_app.config)
+        figures = dashboard_figures(db.session, scope, today(), policy())
         return self.render_template(
             self.index_template, all_cases=scope == ALL_CASES, no_cases=scope is None,
             organisation=organisation, show_money=show_money, **figures,

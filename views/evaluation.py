@@ -1,7 +1,7 @@
 """Screens for the quarterly evaluations, the interventions they lead to, and what is due."""
 from datetime import date, timedelta
 
-from flask import current_app, request
+from flask import request
 from flask_appbuilder import BaseView, expose, has_access
 from flask_appbuilder.fields import QuerySelectField
 from flask_appbuilder.fieldwidgets import BS3TextAreaFieldWidget, DatePickerWidget, Select2Widget
@@ -11,6 +11,7 @@ from wtforms import DateField, TextAreaField
 from wtforms.validators import Optional
 
 from models import Assessment, Evaluation, Intervention, Organisation, Trajectory, db
+from models.settings import policy
 from reports import kpi
 
 from .base import DomainError, PortalInterface, PortalModelView, security_manager
@@ -91,8 +92,8 @@ class EvaluationsDueView(BaseView):
     @has_access
     def list(self):
         today = date.today()
-        days = current_app.config["EVALUATION_DUE_SOON_DAYS"]
-        interval = current_app.config["EVALUATION_INTERVAL_MONTHS"]
+        settings = policy()
+        days, interval = settings.evaluation_due_soon_days, settings.evaluation_interval_months
         scope = security_manager().case_scope()
         due = kpi.evaluations_due(db.session, scope, today + timedelta(days=days), interval)
         count = due.order_by(None).count()

@@ -1,7 +1,7 @@
 """The partner-meeting workbook page: choose an organisation you may see and a quarter, download."""
 from datetime import date
 
-from flask import current_app, send_file
+from flask import send_file
 from flask_appbuilder import SimpleFormView, expose, has_access
 from flask_appbuilder.forms import DynamicForm
 from flask_appbuilder.fieldwidgets import Select2Widget
@@ -75,7 +75,6 @@ class PartnerWorkbookView(SimpleFormView):
             workbook = PartnerWorkbook(
                 db.session, organisation, form.period.data, pseudonymise=form.pseudonymise.data,
                 include_bsn=security_manager().sees_sensitive_fields(),
-                interval_months=current_app.config["EVALUATION_INTERVAL_MONTHS"],
             )
             record_access(db.session, AuditAction.workbook, "organisation", organisation.id, detail=workbook.description())
             return send_file(workbook.build(), mimetype=XLSX_MIMETYPE, as_attachment=True,

@@ -184,8 +184,10 @@ class PortalSecurityManager(SecurityManager):
             name = view.class_permission_name
             permissions = set(view.base_permissions or [])
             if not hasattr(view, "datamodel"):
-                # A page that is not a table (a report, a due list) reads cases only: every role may use it.
-                for role in wanted:
+                # A page that is not a table (a report, a due list) reads cases only: every role may use it,
+                # unless it names its roles (`read_roles = ()`: Admin only, as the policy settings).
+                users = getattr(view, "read_roles", None)
+                for role in wanted if users is None else set(users) & set(wanted):
                     wanted[role] |= {(p, name) for p in permissions}
                 continue
             # Reading is for everyone; every other permission of the view (add, edit, delete,

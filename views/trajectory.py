@@ -1,5 +1,5 @@
 """Screens for trajectories, the heart of the portal."""
-from flask import abort, current_app, flash, redirect, request, url_for
+from flask import abort, flash, redirect, request, url_for
 from flask_appbuilder import expose, has_access
 from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import joinedload, selectinload
@@ -9,7 +9,7 @@ from models import (
     authority, Agreement, SigningParty, Evaluation, Intervention, Obligation, StatusChange, Step, StepRefused, Trajectory, TrajectoryOutcome,
     TrajectoryStatus, allowed_steps,
 )
-from models.workflow import EARLY_OUTCOMES
+from models.workflow import EARLY_OUTCOMES, planned_end_refusal
 
 from .agreement import AgreementView
 from .base import CONFLICT_MESSAGE, DomainError, PortalInterface, PortalModelView
@@ -120,6 +120,9 @@ class TrajectoryView(PortalModelView):
             raise DomainError(_l("A relapse follow-up is recorded only for a completed trajectory."), "relapse")
         if item.relapse is not None and item.relapse_followup_date is None:
             raise DomainError(_l("Give the date of the follow-up."), "relapse_followup_date")
+        refusal = planned_end_refusal(item.start_date, item.planned_end_date)
+        if refusal:
+            raise DomainError(refusal, "planned_end_date")
 
     @expose("/step/<pk>/<target>", methods=["GET", "POST"])
     @has_access
@@ -135,7 +138,6 @@ class TrajectoryView(PortalModelView):
             trajectory, TrajectoryStatus(target), user=sm.current_user, actor=self.actor(), remark=request.form.get("remark"),
             outcome=_outcome(request.form.get("outcome")), override_reason=request.form.get("override_reason"),
             may_override=sm.may_override_minimum_duration(),
-            minimum_years=current_app.config["MINIMUM_DURATION_YEARS"],
         )
         refusal = None
         if request.method == "POST":
@@ -176,7 +178,7 @@ def _needs_override(step) -> bool:
         return False
     try:
         Step(step.trajectory, step.target, may_override=False, today=step.today,
-             minimum_years=step.minimum_years)._check_minimum_duration()
+             minimum_months=step.minimum_months)._check_minimum_duration()
     except StepRefused:
         return True
     return False
