@@ -150,7 +150,7 @@ def test_deleting_an_organisation_with_cases_is_refused(app, login, case, world)
     url = f"/organisationview/delete/{world['Portaal']}"
     response = client.post_form(url, {}, form_url="/organisationview/list/", follow_redirects=True)
     shown = " ".join(messages(response))
-    assert "Portaal cannot be deleted" in shown and "1 tenants" in shown and "1 trajectories" in shown
+    assert "Organisation “Portaal” cannot be deleted" in shown and "1 tenants" in shown and "1 trajectories" in shown
     assert _count(app, Organisation, name="Portaal") == 1
 
 
