@@ -189,7 +189,8 @@ class SavingMixin:
     @staticmethod
     def _show_error(form, message, field=None):
         if field and field in form:
-            form[field].errors = [*form[field].errors, message]
+            # As plain text: a translated message would render as markup, and it may name what a user typed.
+            form[field].errors = [*form[field].errors, str(message)]
         flash(message, "danger")
 
     def validate_item(self, item, form):
