@@ -201,3 +201,21 @@ def test_control_characters_are_refused(app, login, world):
 def test_search_values_that_do_not_fit_answer_400(login, case, url):
     expected = (400,) if "status" in url or "assessment" in url else (200, 400)
     assert login("coordinator").get(url).status_code in expected
+
+
+def test_a_message_shows_a_typed_name_as_text(app, login, world):
+    """A record's name in a message is what someone typed: shown as text, never as markup."""
+    from models import OrganisationKind
+
+    with app.app_context():
+        organisation = Organisation(name="<img src=x onerror=alert(1)>", kind=OrganisationKind.housing_corporation)
+        db.session.add(organisation)
+        db.session.flush()
+        builders.tenant("LK-X-0001", organisation.name)
+        db.session.commit()
+        organisation_id = organisation.id
+    response = login("coordinator").post_form(f"/organisationview/delete/{organisation_id}", {},
+                                              form_url="/organisationview/list/", follow_redirects=True)
+    html = response.get_data(as_text=True)
+    assert "<img src=x" not in html
+    assert any("<img src=x onerror=alert(1)>" in message for message in messages(response))
