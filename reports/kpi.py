@@ -150,18 +150,18 @@ def still_to_sign(separator: str):
     )
 
 
-def agreements_awaiting_signatures(session, scope) -> int:
-    """Agreements of open trajectories that are not (yet) ended and lack a signature.
+def _awaiting_signatures():
+    """Agreements not (yet) ended that lack a signature (needs Agreement in the query), read from the
+    count the database keeps on every agreement (Agreement.signatures_missing)."""
+    return sa.and_(Agreement.signatures_missing > 0, Agreement.status != AgreementStatus.ended)
 
-    Read from the count the database keeps on every agreement (Agreement.signatures_missing).
-    """
+
+def agreements_awaiting_signatures(session, scope) -> int:
+    """Agreements of open trajectories that are not (yet) ended and lack a signature."""
     return session.execute(
         sa.select(sa.func.count(Agreement.id))
         .join(Trajectory, Agreement.trajectory_id == Trajectory.id)
-        .where(
-            _in_scope(scope), Agreement.signatures_missing > 0, Agreement.status != AgreementStatus.ended,
-            Trajectory.status.in_(TrajectoryStatus.open_statuses()),
-        )
+        .where(_in_scope(scope), _awaiting_signatures(), Trajectory.status.in_(TrajectoryStatus.open_statuses()))
     ).scalar_one()
 
 
@@ -346,8 +346,8 @@ def trajectory_figures(session, scope, today: date, interval_months: int, due_so
     """The dashboard's figures over the scope's trajectories, read in one pass over them.
 
     The same numbers as caseload_by_status, referrals_and_endings_per_quarter, success_rate,
-    debt_totals, completed_count, evaluations_overdue, evaluations_due_soon and
-    relapse_followups_due (the same conditions, from the same helpers), with one scan of the
+    debt_totals, completed_count, evaluations_overdue, evaluations_due_soon, relapse_followups_due
+    and agreements_awaiting_signatures (the same conditions, from the same helpers), with one scan of the
     scope instead of one each: grouped by status and by the month of referral and of ending
     inside the quarters shown, the rest summed per group.
     """
@@ -361,6 +361,8 @@ def trajectory_figures(session, scope, today: date, interval_months: int, due_so
         return sa.func.coalesce(sa.func.sum(sa.case((condition, 1), else_=0)), 0)
 
     ended = Trajectory.status.in_([TrajectoryStatus.completed, TrajectoryStatus.ended_early])
+    awaiting = (sa.select(sa.func.count(Agreement.id))
+                .where(Agreement.trajectory_id == Trajectory.id, _awaiting_signatures()).scalar_subquery())
     referral_month = month_in_window(Trajectory.referral_date)
     ending_month = sa.case((ended, month_in_window(Trajectory.actual_end_date)), else_=None)
     rows = session.execute(
@@ -373,6 +375,9 @@ def trajectory_figures(session, scope, today: date, interval_months: int, due_so
             count_if(due_by(today - timedelta(days=1), interval_months)),
             count_if(_due_between(today, today + timedelta(days=due_soon_days), interval_months)),
             count_if(_relapse_followup_due_by(today)),
+            # Per open trajectory, one probe of its agreements by the trajectory's index.
+            sa.func.coalesce(sa.func.sum(sa.case((Trajectory.status.in_(TrajectoryStatus.open_statuses()), awaiting),
+                                                 else_=0)), 0),
         ).where(_in_scope(scope)).group_by(Trajectory.status, referral_month, ending_month)
     ).all()
 
@@ -384,14 +389,15 @@ def trajectory_figures(session, scope, today: date, interval_months: int, due_so
     totals = Counter()
     original = current = Decimal(0)
     for (status, referred, ending, number, without_relapse, followed_up, original_debt, current_debt,
-         overdue, due_soon, relapse_due) in rows:
+         overdue, due_soon, relapse_due, agreements_awaiting) in rows:
         caseload[status] += number
         if referred is not None:
             referrals[quarter(referred)] += number
         if ending is not None:
             endings[status][quarter(ending)] += number
         totals.update(without_relapse=int(without_relapse), followed_up=int(followed_up), overdue=int(overdue),
-                      due_soon=int(due_soon), relapse_due=int(relapse_due))
+                      due_soon=int(due_soon), relapse_due=int(relapse_due),
+                      agreements_awaiting=int(agreements_awaiting))
         original += Decimal(str(original_debt))
         current += Decimal(str(current_debt))
     return {
@@ -404,4 +410,5 @@ def trajectory_figures(session, scope, today: date, interval_months: int, due_so
         "evaluations_overdue": totals["overdue"],
         "evaluations_due_soon": totals["due_soon"],
         "relapse_followups_due": totals["relapse_due"],
+        "agreements_awaiting_signatures": totals["agreements_awaiting"],
     }

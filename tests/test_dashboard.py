@@ -195,6 +195,7 @@ def test_the_dashboards_one_pass_gives_the_figures_of_the_single_kpis(app, cases
                     "evaluations_overdue": kpi.evaluations_overdue(s, scope, day, interval),
                     "evaluations_due_soon": kpi.evaluations_due_soon(s, scope, day, interval, soon),
                     "relapse_followups_due": kpi.relapse_followups_due(s, scope, day),
+                    "agreements_awaiting_signatures": kpi.agreements_awaiting_signatures(s, scope),
                 }, (name, day, interval)
 
 

@@ -153,7 +153,7 @@ def dashboard_figures(session, scope, day: date, config) -> dict:
         "evaluations_overdue": trajectories["evaluations_overdue"],
         "evaluations_due_soon": trajectories["evaluations_due_soon"],
         "due_soon_days": due_soon_days,
-        "agreements_awaiting_signatures": kpi.agreements_awaiting_signatures(session, scope),
+        "agreements_awaiting_signatures": trajectories["agreements_awaiting_signatures"],
         "open_interventions": kpi.open_interventions(session, scope),
         "open_intervention_list": kpi.open_intervention_list(session, scope, limit=10),
         "quarters": quarters,
