@@ -17,13 +17,17 @@ The baseline is a plain `flask_appbuilder.ModelView` with `SQLAInterface(Tenant)
 list's columns, search and order, without scope, formatters or derived columns. It is registered
 on the same app (without a menu entry, so the portal's pages do not change) and its permissions
 are given to the Coordinator and Caseworker roles in the scratch database: both then pay the
-same log-in, permission checks, menu and layout, and the ratio isolates what the portal adds. A
-separate app would have a different menu and fewer permission checks, so its pages would be
-cheaper for reasons that have nothing to do with the list.
+same log-in, menu and layout. Its permission checks are Flask-AppBuilder's stock ones (one query
+per check), so the ratio says how the portal's page compares with the same page in stock FAB;
+`--cached-baseline` gives the baseline the portal's permission cache instead, which isolates
+what the portal's page adds over a bare list. A separate app would have a different menu and
+fewer permission checks, so its pages would be cheaper for reasons that have nothing to do with
+the list.
 
-Targets (issue 7): list pages p95 < 150 ms and <= 2x the baseline's page of the same kind; detail
-pages < 100 ms; the dashboard < 500 ms; the same number of SQL statements for page size 10 and
-100; no page's HTML growing with the table size (checked here as: under 200 KB).
+Targets: list pages and forms p50 and p95 at most 1.0x the baseline's page of the same kind (forms:
+its first page), and p95 < 150 ms; detail pages < 100 ms; the dashboard < 200 ms; the same number
+of SQL statements for page size 10 and 100; no page's HTML growing with the table size (checked
+here as: under 200 KB).
 """
 import argparse
 import math
@@ -38,8 +42,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-LIST_TARGET_MS, DETAIL_TARGET_MS, DASHBOARD_TARGET_MS = 150, 100, 500
-MAX_RATIO = 2.0
+LIST_TARGET_MS, DETAIL_TARGET_MS, DASHBOARD_TARGET_MS = 150, 100, 200
+MAX_RATIO = 1.0
 MAX_HTML = 200_000
 
 
@@ -60,38 +64,35 @@ class QueryCounter:
             self.statements.append(statement)
 
 
-def make_app(url, permission_cache=False, sqlite_cache_mb=None):
+def make_app(url, cached_baseline=False, sqlite_cache_mb=None):
     os.environ.setdefault("PORTAL_ENV", "development")
     from app import create_app
 
     app = create_app({"SQLALCHEMY_DATABASE_URI": url, "SECRET_KEY": "benchmark", "WTF_CSRF_ENABLED": True})
     add_baseline(app)
-    if permission_cache:
-        cache_permissions_per_request(app)
+    if not cached_baseline:
+        stock_permission_checks_for_baseline(app)
     if sqlite_cache_mb:
         sqlite_page_cache(app, sqlite_cache_mb)
     return app
 
 
-def cache_permissions_per_request(app):
-    """Measures a proposal (not in the portal): each permission check answered from the user's
-    permission set, read once per request (one query per role) instead of one EXISTS query per
-    menu entry and button. Lives in `g`, so nothing survives the request: a role or permission
-    changed by an administrator applies from the next request on."""
-    from flask import g
+def stock_permission_checks_for_baseline(app):
+    """During a request to the baseline's pages, every permission check is Flask-AppBuilder's own
+    (one query per check, views/security.py's per-request set bypassed): the baseline is then
+    the page as stock FAB serves it."""
+    from flask import request
+    from flask_appbuilder.security.sqla.manager import SecurityManager
 
-    manager = type(app.appbuilder.sm)
-    check_in_database = manager._has_view_access
+    sm = app.appbuilder.sm
+    for name in ("_has_view_access", "is_item_public", "_get_user_permission_view_menus"):
+        portal, stock = getattr(sm, name), getattr(SecurityManager, name).__get__(sm)
 
-    def _has_view_access(self, user, permission_name, view_name):
-        if any(role.name in self.builtin_roles for role in self.get_user_roles(user)):
-            return check_in_database(self, user, permission_name, view_name)
-        cached = g.get("portal_permissions")
-        if cached is None or cached[0] != user.id:
-            cached = g.portal_permissions = (user.id, frozenset(self.get_user_permissions(user)))
-        return (permission_name, view_name) in cached[1]
+        def check(*args, portal=portal, stock=stock, **kwargs):
+            baseline = (request.endpoint or "").startswith("BareTenantView.")
+            return (stock if baseline else portal)(*args, **kwargs)
 
-    manager._has_view_access = _has_view_access
+        setattr(sm, name, check)
 
 
 def sqlite_page_cache(app, megabytes):
@@ -325,17 +326,17 @@ def main():
     parser.add_argument("--users", nargs="+", default=["coordinator", "corporation"])
     parser.add_argument("--only", help="only pages whose name contains this text (the baseline always runs)")
     parser.add_argument("--no-forms", action="store_true", help="skip the add/edit form sizes")
-    parser.add_argument("--form-requests", type=int, default=3)
+    parser.add_argument("--form-requests", type=int, help="requests per form (default: --requests)")
     parser.add_argument("--trace", metavar="URL", help="print each SQL statement of one request to URL, with its time")
-    parser.add_argument("--permission-cache", action="store_true",
-                        help="measure a proposal: permission checks answered from a per-request cache")
+    parser.add_argument("--cached-baseline", action="store_true",
+                        help="the baseline with the portal's permission cache instead of FAB's stock checks")
     parser.add_argument("--sqlite-cache-mb", type=int, help="measure a proposal: SQLite page cache of this size")
     args = parser.parse_args()
 
     from seed_scale import database_url
 
     url = database_url(args.database)
-    app = make_app(url, permission_cache=args.permission_cache, sqlite_cache_mb=args.sqlite_cache_mb)
+    app = make_app(url, cached_baseline=args.cached_baseline, sqlite_cache_mb=args.sqlite_cache_mb)
     from models import db
 
     with app.app_context():
@@ -347,14 +348,15 @@ def main():
         return
     f = facts(app)
     print(f"load average at start: {' '.join(f'{x:.2f}' for x in os.getloadavg())} ({os.cpu_count()} cores)"
-          + ("; with per-request permission cache (proposal)" if args.permission_cache else "")
+          + ("; baseline with the portal's permission cache" if args.cached_baseline
+             else "; baseline with FAB's stock permission checks")
           + (f"; with SQLite page cache {args.sqlite_cache_mb} MB (proposal)" if args.sqlite_cache_mb else ""))
     print(f"{dialect} at {url.split('@')[-1]}; {args.requests} requests per page; "
           f"busy trajectory {f['trajectory']}, largest corporation {f['corporation']}")
     print("visible rows: " + ", ".join(f"{who}/{table} {n:,}" for (who, table), n in f["counts"].items()))
 
     header = (f"{'page':<32} {'kind':<9} {'user':<12} {'p50 ms':>7} {'p95 ms':>7} {'queries':>7} {'q10/q100':>9} "
-              f"{'HTML KB':>8} {'ratio':>6} {'target':<22} result")
+              f"{'HTML KB':>8} {'ratio p50/p95':>13} {'target':<22} result")
     print("\n" + header + "\n" + "-" * len(header))
     results = []
     for user in args.users:
@@ -386,16 +388,14 @@ def main():
                 q10 = queries_for(client, counter, with_psize(base_url, view, 10))
                 q100 = queries_for(client, counter, with_psize(base_url, view, 100))
                 psize_check = f"{q10}/{q100}"
+            ratio = (r["p50"] / paired["p50"], r["p95"] / paired["p95"])
             if kind == "detail":
-                ratio = r["p95"] / paired["p95"]
                 target, ok = f"< {DETAIL_TARGET_MS} ms", r["p95"] < DETAIL_TARGET_MS
             elif kind == "dashboard":
-                ratio = r["p95"] / paired["p95"]
                 target, ok = f"< {DASHBOARD_TARGET_MS} ms", r["p95"] < DASHBOARD_TARGET_MS
             else:
-                ratio = r["p95"] / paired["p95"]
                 target = f"< {LIST_TARGET_MS} ms, <= {MAX_RATIO:g}x"
-                ok = r["p95"] < LIST_TARGET_MS and ratio <= MAX_RATIO
+                ok = r["p95"] < LIST_TARGET_MS and max(ratio) <= MAX_RATIO
             if psize_check:
                 q10, q100 = psize_check.split("/")
                 ok = ok and q10 == q100
@@ -406,8 +406,16 @@ def main():
             _print(row)
         if not args.no_forms and (not args.only or "form" in args.only):
             for name, kind, page_url in form_pages(f):
-                r = time_page(client, counter, page_url, args.form_requests, warmup=0)
-                row = (name, kind, user, r, "", None, f"HTML < {MAX_HTML // 1000} KB", r["html"] < MAX_HTML)
+                if client.get(page_url).status_code == 403:
+                    # The seeded records carry no recording organisation, so only the lead roles may edit them.
+                    print(f"{name:<32} {kind:<9} {user:<12} refused (403): not this user's record to edit")
+                    continue
+                # Timed in turn with the bare list's first page, as the lists are.
+                r, paired = time_pages(client, counter, [page_url, baseline_urls["first"]],
+                                       args.form_requests or args.requests)
+                ratio = (r["p50"] / paired["p50"], r["p95"] / paired["p95"])
+                row = (name, kind, user, r, "", ratio, f"<= {MAX_RATIO:g}x, HTML < {MAX_HTML // 1000} KB",
+                       max(ratio) <= MAX_RATIO and r["html"] < MAX_HTML)
                 results.append(row)
                 _print(row)
     print(f"load average at end: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
@@ -455,7 +463,7 @@ def trace(app, engine, user, url):
 
 def _print(row):
     name, kind, user, r, psize_check, ratio, target, ok = row
-    ratio_text = f"{ratio:6.2f}" if ratio is not None else f"{'':>6}"
+    ratio_text = f"{ratio[0]:6.2f}/{ratio[1]:<6.2f}" if ratio is not None else f"{'':>13}"
     print(f"{name:<32} {kind:<9} {user:<12} {r['p50']:7.1f} {r['p95']:7.1f} {r['queries']:7d} {psize_check:>9} "
           f"{r['html'] / 1000:8.1f} {ratio_text} {target:<22} {'PASS' if ok else 'FAIL'}", flush=True)
 

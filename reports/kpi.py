@@ -16,7 +16,7 @@ from models import (
     Agreement, AgreementStatus, Debt, Evaluation, Intervention, Organisation, Signature, SigningParty, Trajectory,
     TrajectoryStatus, trajectory_organisation,
 )
-from models.scope import visible_clause
+from models.scope import ALL_CASES, visible_clause
 
 CENT = Decimal("0.01")
 
@@ -100,10 +100,7 @@ def evaluations_overdue(session, scope, today: date, interval_months: int) -> in
 def evaluations_due_between(session, scope, start: date, end: date, interval_months: int) -> int:
     """Running trajectories whose next evaluation date falls in [start, end]."""
     return session.execute(
-        sa.select(sa.func.count()).where(
-            _in_scope(scope), due_by(end, interval_months),
-            Trajectory.evaluation_base_date > latest_base_due_by(start - timedelta(days=1), interval_months),
-        )
+        sa.select(sa.func.count()).where(_in_scope(scope), _due_between(start, end, interval_months))
     ).scalar_one()
 
 
@@ -153,18 +150,18 @@ def still_to_sign(separator: str):
     )
 
 
-def agreements_awaiting_signatures(session, scope) -> int:
-    """Agreements of open trajectories that are not (yet) ended and lack a signature.
+def _awaiting_signatures():
+    """Agreements not (yet) ended that lack a signature (needs Agreement in the query), read from the
+    count the database keeps on every agreement (Agreement.signatures_missing)."""
+    return sa.and_(Agreement.signatures_missing > 0, Agreement.status != AgreementStatus.ended)
 
-    Read from the count the database keeps on every agreement (Agreement.signatures_missing).
-    """
+
+def agreements_awaiting_signatures(session, scope) -> int:
+    """Agreements of open trajectories that are not (yet) ended and lack a signature."""
     return session.execute(
         sa.select(sa.func.count(Agreement.id))
         .join(Trajectory, Agreement.trajectory_id == Trajectory.id)
-        .where(
-            _in_scope(scope), Agreement.signatures_missing > 0, Agreement.status != AgreementStatus.ended,
-            Trajectory.status.in_(TrajectoryStatus.open_statuses()),
-        )
+        .where(_in_scope(scope), _awaiting_signatures(), Trajectory.status.in_(TrajectoryStatus.open_statuses()))
     ).scalar_one()
 
 
@@ -224,7 +221,25 @@ def completed_count(session, scope) -> int:
 
 def costs_avoided(session, scope, cost_per_eviction: Decimal) -> Decimal:
     """Estimated costs avoided: completed trajectories times the cost of one eviction (a setting)."""
-    return completed_count(session, scope) * Decimal(cost_per_eviction)
+    return evictions_avoided_cost(completed_count(session, scope), cost_per_eviction)
+
+
+def evictions_avoided_cost(completed: int, cost_per_eviction: Decimal) -> Decimal:
+    return completed * Decimal(cost_per_eviction)
+
+
+def _completed():
+    return Trajectory.status == TrajectoryStatus.completed
+
+
+def _relapse_followup_due_by(today: date):
+    """Completed trajectories whose follow-up date has come and whose answer is not recorded yet."""
+    return sa.and_(_completed(), Trajectory.relapse.is_(None), Trajectory.relapse_followup_due <= today)
+
+
+def _due_between(start: date, end: date, interval_months: int):
+    return sa.and_(due_by(end, interval_months),
+                   Trajectory.evaluation_base_date > latest_base_due_by(start - timedelta(days=1), interval_months))
 
 
 def success_rate(session, scope) -> tuple:
@@ -236,7 +251,7 @@ def success_rate(session, scope) -> tuple:
         sa.select(
             sa.func.coalesce(sa.func.sum(sa.case((Trajectory.relapse == sa.false(), 1), else_=0)), 0),
             sa.func.count(Trajectory.relapse),
-        ).where(_in_scope(scope), Trajectory.status == TrajectoryStatus.completed)
+        ).where(_in_scope(scope), _completed())
     ).one()
     return int(without_relapse), int(followed_up)
 
@@ -244,15 +259,19 @@ def success_rate(session, scope) -> tuple:
 def relapse_followups_due(session, scope, today: date) -> int:
     """Completed trajectories whose relapse follow-up date has come and whose answer is not recorded yet."""
     return session.execute(
-        sa.select(sa.func.count()).where(
-            _in_scope(scope), Trajectory.status == TrajectoryStatus.completed, Trajectory.relapse.is_(None),
-            Trajectory.relapse_followup_due <= today,
-        )
+        sa.select(sa.func.count()).where(_in_scope(scope), _relapse_followup_due_by(today))
     ).scalar_one()
 
 
 def _quarter_start(day: date) -> date:
     return date(day.year, 3 * ((day.month - 1) // 3) + 1, 1)
+
+
+def _quarter_window(today: date, quarters: int) -> tuple:
+    """(first day, last day, labels) of the last `quarters` quarters up to and including today's."""
+    first = _quarter_start(today) - relativedelta(months=3 * (quarters - 1))
+    last = _quarter_start(today) + relativedelta(months=3) - timedelta(days=1)
+    return first, last, [quarter_of(first + relativedelta(months=3 * i)) for i in range(quarters)]
 
 
 def referrals_and_endings_per_quarter(session, scope, today: date, quarters: int = 8) -> list:
@@ -261,9 +280,7 @@ def referrals_and_endings_per_quarter(session, scope, today: date, quarters: int
 
     Counted per month in SQL (two aggregate queries), folded into quarters here.
     """
-    first = _quarter_start(today) - relativedelta(months=3 * (quarters - 1))
-    last = _quarter_start(today) + relativedelta(months=3) - timedelta(days=1)
-    labels = [quarter_of(first + relativedelta(months=3 * i)) for i in range(quarters)]
+    first, last, labels = _quarter_window(today, quarters)
     referrals = Counter()
     completed = Counter()
     ended_early = Counter()
@@ -322,3 +339,91 @@ def open_intervention_list(session, scope, limit: int = 10) -> list:
 def evaluations_due_soon(session, scope, today: date, interval_months: int, days: int) -> int:
     """Running trajectories whose next evaluation falls from today up to `days` days ahead."""
     return evaluations_due_between(session, scope, today, today + timedelta(days=days), interval_months)
+
+
+def trajectory_figures(session, scope, today: date, interval_months: int, due_soon_days: int,
+                       quarters: int = 8) -> dict:
+    """The dashboard's figures over the scope's trajectories, read in one pass over them.
+
+    The same numbers as caseload_by_status, referrals_and_endings_per_quarter, success_rate,
+    debt_totals, completed_count, evaluations_overdue, evaluations_due_soon, relapse_followups_due
+    and agreements_awaiting_signatures (the same conditions, from the same helpers).
+
+    An organisation's cases (referred by it or involving it) are read row by row whatever the
+    query, so they are read once: grouped by status and by the month of referral and of ending
+    inside the quarters shown, the rest summed per group. Every case (or none) is different: each
+    figure then comes from an index of its own, which beats one pass over every trajectory.
+    """
+    if scope == ALL_CASES or scope is None:
+        return {
+            "caseload": caseload_by_status(session, scope),
+            "quarters": referrals_and_endings_per_quarter(session, scope, today, quarters),
+            "success": success_rate(session, scope),
+            "debt": debt_totals(session, scope),
+            "completed": completed_count(session, scope),
+            "evaluations_overdue": evaluations_overdue(session, scope, today, interval_months),
+            "evaluations_due_soon": evaluations_due_soon(session, scope, today, interval_months, due_soon_days),
+            "relapse_followups_due": relapse_followups_due(session, scope, today),
+            "agreements_awaiting_signatures": agreements_awaiting_signatures(session, scope),
+        }
+    first, last, labels = _quarter_window(today, quarters)
+
+    def month_in_window(column):
+        return sa.case((column.between(first, last),
+                        sa.extract("year", column) * 12 + sa.extract("month", column) - 1), else_=None)
+
+    def count_if(condition):
+        return sa.func.coalesce(sa.func.sum(sa.case((condition, 1), else_=0)), 0)
+
+    ended = Trajectory.status.in_([TrajectoryStatus.completed, TrajectoryStatus.ended_early])
+    awaiting = (sa.select(sa.func.count(Agreement.id))
+                .where(Agreement.trajectory_id == Trajectory.id, _awaiting_signatures()).scalar_subquery())
+    referral_month = month_in_window(Trajectory.referral_date)
+    ending_month = sa.case((ended, month_in_window(Trajectory.actual_end_date)), else_=None)
+    rows = session.execute(
+        sa.select(
+            Trajectory.status, referral_month, ending_month, sa.func.count(),
+            count_if(sa.and_(_completed(), Trajectory.relapse == sa.false())),
+            count_if(sa.and_(_completed(), Trajectory.relapse.is_not(None))),
+            sa.func.coalesce(sa.func.sum(Trajectory.total_original_debt), 0),
+            sa.func.coalesce(sa.func.sum(Trajectory.total_current_debt), 0),
+            count_if(due_by(today - timedelta(days=1), interval_months)),
+            count_if(_due_between(today, today + timedelta(days=due_soon_days), interval_months)),
+            count_if(_relapse_followup_due_by(today)),
+            # Per open trajectory, one probe of its agreements by the trajectory's index.
+            sa.func.coalesce(sa.func.sum(sa.case((Trajectory.status.in_(TrajectoryStatus.open_statuses()), awaiting),
+                                                 else_=0)), 0),
+        ).where(_in_scope(scope)).group_by(Trajectory.status, referral_month, ending_month)
+    ).all()
+
+    def quarter(month_number):
+        return quarter_of(date(int(month_number) // 12, int(month_number) % 12 + 1, 1))
+
+    caseload = Counter({status: 0 for status in TrajectoryStatus})
+    referrals, endings = Counter(), {TrajectoryStatus.completed: Counter(), TrajectoryStatus.ended_early: Counter()}
+    totals = Counter()
+    original = current = Decimal(0)
+    for (status, referred, ending, number, without_relapse, followed_up, original_debt, current_debt,
+         overdue, due_soon, relapse_due, agreements_awaiting) in rows:
+        caseload[status] += number
+        if referred is not None:
+            referrals[quarter(referred)] += number
+        if ending is not None:
+            endings[status][quarter(ending)] += number
+        totals.update(without_relapse=int(without_relapse), followed_up=int(followed_up), overdue=int(overdue),
+                      due_soon=int(due_soon), relapse_due=int(relapse_due),
+                      agreements_awaiting=int(agreements_awaiting))
+        original += Decimal(str(original_debt))
+        current += Decimal(str(current_debt))
+    return {
+        "caseload": {status: caseload[status] for status in TrajectoryStatus},
+        "quarters": [(label, referrals[label], endings[TrajectoryStatus.completed][label],
+                      endings[TrajectoryStatus.ended_early][label]) for label in labels],
+        "success": (totals["without_relapse"], totals["followed_up"]),
+        "debt": (original.quantize(CENT), current.quantize(CENT)),
+        "completed": caseload[TrajectoryStatus.completed],
+        "evaluations_overdue": totals["overdue"],
+        "evaluations_due_soon": totals["due_soon"],
+        "relapse_followups_due": totals["relapse_due"],
+        "agreements_awaiting_signatures": totals["agreements_awaiting"],
+    }

@@ -182,6 +182,27 @@ def test_new_kpis_match_the_hand_computed_figures(app, cases, world):
         assert kpi.debt_totals(s, world["Portaal"]) == (Decimal("1500.00"), Decimal("900.00"))
 
 
+@pytest.mark.parametrize("day", [TODAY, date(2026, 9, 29), date(2027, 1, 1), date(2027, 8, 31)])
+def test_the_dashboards_one_pass_gives_the_figures_of_the_single_kpis(app, cases, world, day):
+    with app.app_context():
+        s = db.session
+        for name, scope in (("all", ALL_CASES), ("Portaal", world["Portaal"]), ("Mitros", world["Mitros"]),
+                            ("none", None)):
+            for interval, soon in ((3, 30), (2, 6)):
+                figures = kpi.trajectory_figures(s, scope, day, interval, soon)
+                assert figures == {
+                    "caseload": kpi.caseload_by_status(s, scope),
+                    "quarters": kpi.referrals_and_endings_per_quarter(s, scope, day),
+                    "success": kpi.success_rate(s, scope),
+                    "debt": kpi.debt_totals(s, scope),
+                    "completed": kpi.completed_count(s, scope),
+                    "evaluations_overdue": kpi.evaluations_overdue(s, scope, day, interval),
+                    "evaluations_due_soon": kpi.evaluations_due_soon(s, scope, day, interval, soon),
+                    "relapse_followups_due": kpi.relapse_followups_due(s, scope, day),
+                    "agreements_awaiting_signatures": kpi.agreements_awaiting_signatures(s, scope),
+                }, (name, day, interval)
+
+
 def test_the_open_intervention_list_loads_everything_it_shows_in_one_query(app, cases):
     with app.app_context():
         statements = []

@@ -260,3 +260,210 @@ def test_a_posted_record_outside_the_scope_is_not_a_valid_choice(app, login, cas
     assert response.status_code == 302
     with app.app_context():
         assert db.session.query(Debt).filter_by(creditor="Eneco", trajectory_id=cases["many"]).count() == 1
+
+
+# ---- fewer statements than a bare Flask-AppBuilder page of the same kind ------------------------
+#
+# The bare pages are a plain `ModelView` over the tenant table on a second app of the portal (same
+# database, same menu and frame) whose security manager answers every permission check the way
+# Flask-AppBuilder does (one query per check): what a page of the same kind costs in stock FAB.
+
+STOCK_CHECKS = ("_has_view_access", "is_item_public", "_get_user_permission_view_menus")
+BARE_PERMISSIONS = ["can_list", "can_show", "can_add", "can_edit"]
+SPECIAL_CATEGORY = ("bsn", "psychosocial_notes")
+
+
+def _bare_view(portal_view, **extra):
+    """A plain FAB ModelView over the portal view's model, with its field lists (without special categories)."""
+    from flask_appbuilder import ModelView
+    from flask_appbuilder.models.sqla.interface import SQLAInterface
+
+    datamodel = SQLAInterface(portal_view.datamodel.obj)
+    stored = set(datamodel.get_columns_list())
+
+    def fields(name):
+        # Stored columns and relations only: the portal's derived columns are not FAB's.
+        return [c for c in getattr(portal_view, name) if c in stored and c not in SPECIAL_CATEGORY]
+
+    return type(f"Bare{portal_view.datamodel.obj.__name__}View", (ModelView,), {
+        "datamodel": datamodel,
+        "list_columns": fields("list_columns"), "search_columns": fields("search_columns"),
+        "show_columns": fields("show_columns"), "add_columns": fields("add_columns"),
+        "edit_columns": fields("edit_columns"), "base_permissions": BARE_PERMISSIONS, **extra,
+    })
+
+
+@pytest.fixture(scope="module")
+def stock_fab(app):
+    """A second portal app (same database, menu and frame) with FAB's stock permission checks and bare
+    FAB views of tenants, debts, evaluations, agreements and trajectories (these with the same related
+    lists as the portal's trajectory page), allowed to the Coordinator."""
+    from flask_appbuilder.security.sqla.manager import SecurityManager
+
+    from app import create_app
+    from views.agreement import AgreementView
+    from views.debt import DebtView
+    from views.evaluation import EvaluationView
+    from views.tenant import TenantView
+    from views.trajectory import TrajectoryView
+
+    related = [_bare_view(AgreementView), _bare_view(DebtView), _bare_view(EvaluationView)]
+    views = [_bare_view(TenantView), *related, _bare_view(TrajectoryView, related_views=related)]
+    settings = ("TESTING", "SQLALCHEMY_DATABASE_URI", "SECRET_KEY", "WTF_CSRF_ENABLED", "SERVER_NAME")
+    stock = create_app({name: app.config[name] for name in settings})
+    sm = stock.appbuilder.sm
+    for name in STOCK_CHECKS:
+        setattr(sm, name, getattr(SecurityManager, name).__get__(sm))
+    with stock.app_context():
+        role = sm.find_role("Coordinator")
+        for view in views:
+            stock.appbuilder.add_view_no_menu(view)
+            sm.add_permissions_view(view.base_permissions, view.__name__)
+            for permission in view.base_permissions:
+                sm.add_permission_role(role, sm.find_permission_view_menu(permission, view.__name__))
+        db.session.commit()
+        db.session.remove()
+    yield stock
+    with stock.app_context():
+        for view in views:
+            for permission in view.base_permissions:
+                sm.del_permission_view_menu(permission, view.__name__)
+            sm.del_view_menu(view.__name__)
+        db.session.commit()
+        db.session.remove()
+
+
+def _stock_client(stock, username="coordinator"):
+    from conftest import PortalClient
+
+    return PortalClient(stock.test_client()).login(username)
+
+
+def _ids(app):
+    from models import Debt, Tenant
+
+    with app.app_context():
+        return db.session.query(Tenant.id).order_by(Tenant.id).first()[0], db.session.query(Debt.id).first()[0]
+
+
+def _portal_pages(app, cases):
+    tenant, debt = _ids(app)
+    return {
+        "list": list(LISTS),
+        "detail": [f"/trajectoryview/show/{cases['many']}", f"/tenantview/show/{tenant}", f"/debtview/show/{debt}"],
+        "add form": FORMS + ["/tenantview/add"],
+        "edit form": [f"/trajectoryview/edit/{cases['many']}", f"/tenantview/edit/{tenant}", f"/debtview/edit/{debt}"],
+        "dashboard": ["/"],
+    }
+
+
+def _bare_pages(app, cases):
+    """The bare pages of each kind; a portal page is compared with the one of its own model."""
+    tenant, debt = _ids(app)
+    trajectory = cases["many"]
+    return {
+        "list": {"tenant": "/baretenantview/list/", "debt": "/baredebtview/list/",
+                 "trajectory": "/baretrajectoryview/list/"},
+        "detail": {"tenant": f"/baretenantview/show/{tenant}", "debt": f"/baredebtview/show/{debt}",
+                   "trajectory": f"/baretrajectoryview/show/{trajectory}"},
+        "add form": {"tenant": "/baretenantview/add", "debt": "/baredebtview/add",
+                     "trajectory": "/baretrajectoryview/add"},
+        "edit form": {"tenant": f"/baretenantview/edit/{tenant}", "debt": f"/baredebtview/edit/{debt}",
+                      "trajectory": f"/baretrajectoryview/edit/{trajectory}"},
+        # The bare counterpart of the home page: a bare list (what a FAB app opens with).
+        "dashboard": {"tenant": "/baretenantview/list/", "debt": "/baredebtview/list/"},
+    }
+
+
+@pytest.mark.parametrize("kind", ["list", "detail", "add form", "edit form", "dashboard"])
+def test_every_portal_page_needs_fewer_statements_than_the_bare_fab_page_of_its_kind(
+        app, login, cases, stock_fab, kind):
+    bare_client = _stock_client(stock_fab)
+    bare = {model: statements(stock_fab, bare_client, url) for model, url in _bare_pages(app, cases)[kind].items()}
+    client = login("coordinator")
+    counted = {url: statements(app, client, url) for url in _portal_pages(app, cases)[kind]}
+    # Each portal page against the bare page of its own model, where there is one; else the cheapest.
+    limit = {url: next((n for model, n in bare.items() if f"/{model}view/" in url), min(bare.values()))
+             for url in counted}
+    over = {url: f"{n} (bare: {limit[url]})" for url, n in counted.items() if n >= limit[url]}
+    assert not over, f"{kind}: portal pages that need as many statements as the bare FAB page or more: {over}"
+
+
+def test_the_bare_fab_page_checks_its_permissions_in_the_database(app, login, cases, stock_fab):
+    """The comparison above is with stock FAB: every check there costs a query, and none here."""
+    bare_client = _stock_client(stock_fab)
+    statements(stock_fab, bare_client, "/baretenantview/list/")
+    with counting(stock_fab) as bare:
+        bare_client.get("/baretenantview/list/")
+    client = login("coordinator")
+    client.get("/tenantview/list/")
+    with counting(app) as portal:
+        client.get("/tenantview/list/")
+    permission_queries = [s for s in bare if "ab_permission_view_role" in s]
+    assert len(permission_queries) >= 10, f"stock FAB made {len(permission_queries)} permission queries"
+    assert len([s for s in portal if "ab_permission_view_role" in s]) == 1
+
+
+# ---- a change of roles or permissions applies on the next request ----------------------------------
+
+def _grant(app, role_name, permission, view, granted=True):
+    with app.app_context():
+        sm = app.appbuilder.sm
+        role, pv = sm.find_role(role_name), sm.find_permission_view_menu(permission, view)
+        if granted and pv not in role.permissions:
+            role.permissions.append(pv)
+        elif not granted and pv in role.permissions:
+            role.permissions.remove(pv)
+        db.session.commit()
+        db.session.remove()
+
+
+def test_a_permission_taken_from_a_role_is_refused_on_the_next_request(app, login, cases):
+    client = login("coordinator")
+    assert client.get("/tenantview/list/").status_code == 200
+    assert 'href="/tenantview/add"' in client.get("/tenantview/list/").get_data(as_text=True)
+    try:
+        _grant(app, "Coordinator", "can_add", "TenantView", granted=False)
+        assert client.get("/tenantview/add").status_code == 403
+        assert 'href="/tenantview/add"' not in client.get("/tenantview/list/").get_data(as_text=True)
+        _grant(app, "Coordinator", "can_list", "TenantView", granted=False)
+        assert client.get("/tenantview/list/").status_code == 403
+    finally:
+        _grant(app, "Coordinator", "can_add", "TenantView")
+        _grant(app, "Coordinator", "can_list", "TenantView")
+    assert client.get("/tenantview/add").status_code == 200
+
+
+def test_a_permission_given_to_a_role_applies_on_the_next_request(app, login, cases):
+    client = login("viewer")
+    assert client.get("/tenantview/add").status_code == 403
+    try:
+        _grant(app, "Viewer", "can_add", "TenantView")
+        assert client.get("/tenantview/add").status_code == 200
+    finally:
+        _grant(app, "Viewer", "can_add", "TenantView", granted=False)
+    assert client.get("/tenantview/add").status_code == 403
+
+
+def test_a_role_taken_from_a_user_in_the_user_screen_applies_on_the_next_request(app, login, cases):
+    from models import PortalUser
+
+    client = login("coordinator")
+    assert client.get("/tenantview/add").status_code == 200
+    menu_before = client.get("/").get_data(as_text=True)
+    with app.app_context():
+        user_id = db.session.query(PortalUser.id).filter_by(username="coordinator").scalar()
+    admin = login("admin")
+    form = admin.get(f"/users/edit/{user_id}").get_data(as_text=True)
+    from conftest import form_values
+
+    values = form_values(form)
+    with app.app_context():
+        viewer_role = app.appbuilder.sm.find_role("Viewer").id
+    values["roles"] = str(viewer_role)
+    assert admin.post_form(f"/users/edit/{user_id}", values).status_code == 302
+    with app.app_context():
+        assert [r.name for r in db.session.get(PortalUser, user_id).roles] == ["Viewer"]
+    assert client.get("/tenantview/add").status_code == 403
+    assert client.get("/tenantview/list/").status_code == 200
+    assert "/auditview/list/" in menu_before and "/auditview/list/" not in client.get("/").get_data(as_text=True)

@@ -137,23 +137,24 @@ def dashboard_figures(session, scope, day: date, settings) -> dict:
     target = settings.success_target_percent
     cost_per_eviction = settings.eviction_cost_eur
 
-    caseload = kpi.caseload_by_status(session, scope)
+    trajectories = kpi.trajectory_figures(session, scope, day, interval, due_soon_days)
+    caseload = trajectories["caseload"]
     open_cases = sum(caseload[status] for status in TrajectoryStatus.open_statuses())
-    quarters = kpi.referrals_and_endings_per_quarter(session, scope, day)
-    without_relapse, followed_up = kpi.success_rate(session, scope)
+    quarters = trajectories["quarters"]
+    without_relapse, followed_up = trajectories["success"]
     rate = percentage(without_relapse, followed_up)
-    original, current = kpi.debt_totals(session, scope)
-    completed = kpi.completed_count(session, scope)
+    original, current = trajectories["debt"]
+    completed = trajectories["completed"]
     return {
         "today": day,
         "caseload": caseload,
         "caseload_total": sum(caseload.values()),
         "caseload_open": open_cases,
         "caseload_chart": horizontal_bars([(status.label, n, n) for status, n in caseload.items()]),
-        "evaluations_overdue": kpi.evaluations_overdue(session, scope, day, interval),
-        "evaluations_due_soon": kpi.evaluations_due_soon(session, scope, day, interval, due_soon_days),
+        "evaluations_overdue": trajectories["evaluations_overdue"],
+        "evaluations_due_soon": trajectories["evaluations_due_soon"],
         "due_soon_days": due_soon_days,
-        "agreements_awaiting_signatures": kpi.agreements_awaiting_signatures(session, scope),
+        "agreements_awaiting_signatures": trajectories["agreements_awaiting_signatures"],
         "open_interventions": kpi.open_interventions(session, scope),
         "open_intervention_list": kpi.open_intervention_list(session, scope, limit=10),
         "quarters": quarters,
@@ -163,7 +164,7 @@ def dashboard_figures(session, scope, day: date, settings) -> dict:
         "success_percent": rate,
         "success_target": target,
         "success_meets_target": rate is not None and 100 * without_relapse >= target * followed_up,
-        "relapse_followups_due": kpi.relapse_followups_due(session, scope, day),
+        "relapse_followups_due": trajectories["relapse_followups_due"],
         "debt_original": original,
         "debt_current": current,
         "debt_reduced_percent": percentage(original - current, original) if original else None,
@@ -175,7 +176,7 @@ def dashboard_figures(session, scope, day: date, settings) -> dict:
         ),
         "completed": completed,
         "cost_per_eviction": cost_per_eviction,
-        "costs_avoided": kpi.costs_avoided(session, scope, cost_per_eviction),
+        "costs_avoided": kpi.evictions_avoided_cost(completed, cost_per_eviction),
     }
 
 

@@ -1,9 +1,13 @@
 """Roles, permissions and the scope of the logged-in user, decided in one place."""
-from flask import g, redirect, request
+import sqlalchemy as sa
+from flask import g, has_request_context, redirect, request
 from flask_appbuilder import expose
 from flask_appbuilder.const import PERMISSION_PREFIX
 from flask_appbuilder.security.api import SecurityApi
 from flask_appbuilder.security.sqla.manager import SecurityManager
+from flask_appbuilder.security.sqla.models import (
+    Permission, PermissionView, Role, ViewMenu, assoc_permissionview_role,
+)
 from flask_appbuilder.security.views import (
     AuthDBView, ResetMyPasswordView, RoleModelView, UserDBModelView, UserInfoEditView,
 )
@@ -148,6 +152,51 @@ class PortalSecurityManager(SecurityManager):
     def role_names(user) -> set:
         return {role.name for role in (user.roles or [])} if user is not None else set()
 
+    # ---- Permission checks: answered from the roles' permission set, read once per request ------
+    # Flask-AppBuilder asks the database once per check (an EXISTS query for every menu entry,
+    # button and action link: about twenty per page). Here each request reads the permissions of
+    # the user's roles in one query and answers every check from that set. Nothing outlives the
+    # request, so a role taken away or a permission removed applies from the next request on; a
+    # change flushed during the request drops the set as well (`_forget_permissions_on_change`).
+
+    def permission_set(self, roles) -> frozenset:
+        """The (permission, view) pairs that `roles` hold, from this request's cache or one query."""
+        key = frozenset(role.id for role in roles)
+        cache = _request_cache()
+        if key not in cache:
+            cache[key] = frozenset(self.session.execute(
+                sa.select(Permission.name, ViewMenu.name)
+                .select_from(PermissionView).join(Permission).join(ViewMenu)
+                .join(assoc_permissionview_role, assoc_permissionview_role.c.permission_view_id == PermissionView.id)
+                .where(assoc_permissionview_role.c.role_id.in_(key))
+            ).tuples())
+        return cache[key]
+
+    def _stock_roles(self, roles) -> bool:
+        # Roles defined in the configuration (FAB_ROLES, regular expressions) keep FAB's own check.
+        return any(role.name in self.builtin_roles for role in roles)
+
+    def _has_view_access(self, user, permission_name, view_name) -> bool:
+        roles = [role for role in self.get_user_roles(user) if role is not None]
+        if self._stock_roles(roles):
+            return super()._has_view_access(user, permission_name, view_name)
+        return (permission_name, view_name) in self.permission_set(roles)
+
+    def is_item_public(self, permission_name, view_name) -> bool:
+        public = self.get_public_role()
+        if public is None or self._stock_roles([public]):
+            return super().is_item_public(permission_name, view_name)
+        return (permission_name, view_name) in self.permission_set([public])
+
+    def _get_user_permission_view_menus(self, user, permission_name, view_menus_name) -> set:
+        """The entries of `view_menus_name` (all when None) on which the user (None: anonymous) has the permission."""
+        roles = [self.get_public_role()] if user is None else self.get_user_roles(user)
+        roles = [role for role in roles if role is not None]
+        if self._stock_roles(roles):
+            return super()._get_user_permission_view_menus(user, permission_name, view_menus_name)
+        found = {view for permission, view in self.permission_set(roles) if permission == permission_name}
+        return found if view_menus_name is None else found & set(view_menus_name)
+
     def on_user_logout(self, user) -> None:
         """Logging out ends every session of the user, also one whose cookie was copied."""
         user.end_sessions()
@@ -224,6 +273,27 @@ class PortalSecurityManager(SecurityManager):
             if opened:
                 granted |= {("menu_access", name) for name in {menu.name, *opened}}
         return granted
+
+
+def _request_cache() -> dict:
+    """This request's permission sets (kept on the request, not on `g`: an app context can outlive a
+    request, as in tests). Outside a request nothing is kept."""
+    if not has_request_context():
+        return {}
+    holder = request._get_current_object()
+    if not hasattr(holder, "_portal_permission_sets"):
+        holder._portal_permission_sets = {}
+    return holder._portal_permission_sets
+
+
+@sa.event.listens_for(sa.orm.Session, "after_flush")
+def _forget_permissions_on_change(session, flush_context):
+    # A role, its permissions or a user's roles changed in this request: the next check reads them afresh.
+    if has_request_context() and any(
+        isinstance(obj, (Role, PermissionView, Permission, ViewMenu, PortalUser))
+        for obj in (*session.new, *session.dirty, *session.deleted)
+    ):
+        _request_cache().clear()
 
 
 def _opens(view, permissions) -> bool:
