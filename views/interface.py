@@ -177,5 +177,5 @@ class PortalInterface(SQLAInterface):
         return self.apply_all(self.session.query(self.obj).options(*self.show_options), one).one_or_none()
 
     def get_related_obj(self, col_name, value):
-        # FAB's uses the legacy Query.get: its warning walks the whole call stack, 1-2 ms per related list.
+        # FAB's uses the legacy Query.get, whose deprecation warning walks the whole call stack each time.
         return self.session.get(self.get_related_model(col_name), value)
