@@ -281,9 +281,15 @@ def _bare_view(portal_view, **extra):
     datamodel = SQLAInterface(portal_view.datamodel.obj)
     stored = set(datamodel.get_columns_list())
 
+    from views.declared import default_columns
+
+    defaults = default_columns(portal_view.datamodel.obj)
+
     def fields(name):
-        # Stored columns and relations only: the portal's derived columns are not FAB's.
-        return [c for c in getattr(portal_view, name) if c in stored and c not in SPECIAL_CATEGORY]
+        # Stored columns and relations only: the portal's derived columns are not FAB's. What the
+        # portal view leaves undeclared it takes from the model (views.declared), and so does the bare one.
+        declared = getattr(portal_view, name) or defaults[name]
+        return [c for c in declared if c in stored and c not in SPECIAL_CATEGORY]
 
     return type(f"Bare{portal_view.datamodel.obj.__name__}View", (ModelView,), {
         "datamodel": datamodel,
