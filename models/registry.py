@@ -225,27 +225,30 @@ def declared_fields(model, place: str) -> list:
     return names
 
 
-def field_label(model, name) -> str:
-    """A field's label as its column or relationship declares it; its name otherwise."""
-    attribute = sa.inspect(model).attrs.get(name)
-    if attribute is None:
-        return name
-    info = dict(attribute.info)
-    if isinstance(attribute, sa.orm.ColumnProperty) and isinstance(attribute.columns[0], sa.Column):
-        info = {**attribute.columns[0].info, **info}
-    return info.get("label", name)
-
-
-def field_descriptions(model) -> dict:
-    """{field: help text} as columns and relationships declare it (`info["description"]`)."""
-    descriptions = {}
+def field_info(model) -> dict:
+    """{field: info} of every column and relationship, a column's `info` with its property's over it."""
+    found = {}
     for attribute in sa.inspect(model).attrs:
         info = dict(attribute.info)
         if isinstance(attribute, sa.orm.ColumnProperty) and isinstance(attribute.columns[0], sa.Column):
             info = {**attribute.columns[0].info, **info}
-        if "description" in info:
-            descriptions[attribute.key] = info["description"]
-    return descriptions
+        found[attribute.key] = info
+    return found
+
+
+def field_labels(model) -> dict:
+    """{field: label} as the model declares them (`info["label"]`)."""
+    return {name: info["label"] for name, info in field_info(model).items() if "label" in info}
+
+
+def field_label(model, name) -> str:
+    """A field's label as its column or relationship declares it; its name otherwise."""
+    return field_labels(model).get(name, name)
+
+
+def field_descriptions(model) -> dict:
+    """{field: help text} as columns and relationships declare it (`info["description"]`)."""
+    return {name: info["description"] for name, info in field_info(model).items() if "description" in info}
 
 
 def field_expression(model, name, separator=", "):
@@ -275,5 +278,5 @@ def field_expression(model, name, separator=", "):
     return None
 
 
-__all__ = ["field_label", "field_descriptions", "field_expression", "Entity", "entities", "case_entities", "entity", "type_label", "plural_label", "shown_in",
+__all__ = ["field_info", "field_labels", "field_label", "field_descriptions", "field_expression", "Entity", "entities", "case_entities", "entity", "type_label", "plural_label", "shown_in",
            "relationship_shown_in", "declared_fields", "DEFAULT_PLACES", "PLACES"]

@@ -42,15 +42,7 @@ __all__ = [
 
 def model_labels(model) -> dict:
     """Labels declared once, on the model's columns and relationships (`info["label"]`)."""
-    labels = {}
-    for prop in sa.inspect(model).attrs:
-        info = dict(prop.info)
-        column = getattr(prop, "columns", [None])[0]
-        if isinstance(column, sa.Column):
-            info = {**column.info, **info}
-        if "label" in info:
-            labels[prop.key] = info["label"]
-    return labels
+    return registry.field_labels(model)
 
 
 def sensitive_columns(model) -> set:
