@@ -113,8 +113,10 @@ class Trajectory(VersionedMixin, Model):
         "Organisation", secondary=trajectory_organisation, order_by="Organisation.name",
         backref="involved_in_trajectories", info={"label": _l("Involved organisations"), "list": True},
     )
-    coordinator = relationship("Contact", foreign_keys=[coordinator_id], info={"label": _l("Coordinator")})
-    counsellor = relationship("Contact", foreign_keys=[counsellor_id], info={"label": _l("Counsellor")})
+    # Staff of the partners by name: on screen and in exports, not in the workbook taken to the meeting.
+    coordinator = relationship("Contact", foreign_keys=[coordinator_id],
+                               info={"label": _l("Coordinator"), "workbook": False})
+    counsellor = relationship("Contact", foreign_keys=[counsellor_id], info={"label": _l("Counsellor"), "workbook": False})
     agreements = relationship(
         "Agreement", back_populates="trajectory", order_by="Agreement.agreement_version.desc()"
     )

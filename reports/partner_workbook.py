@@ -102,6 +102,8 @@ class PartnerWorkbook:
         self._tenant_columns(sheet, client_number_only=bool(entity.case_path))
         mapper = sa.inspect(model)
         for name in registry.declared_fields(model, "workbook"):
+            if self.pseudonymise and name in entity.case_notes:
+                continue  # free text can name the tenant or a relative (a creditor), whatever else hides them
             relationship = mapper.relationships.get(name)
             if relationship is not None and relationship.mapper.class_ in (Tenant, Trajectory):
                 continue  # the case is named by its client number
@@ -111,7 +113,7 @@ class PartnerWorkbook:
             else:
                 sheet.add(registry.field_label(model, name), registry.field_expression(model, name))
         for name in getattr(model, "__workbook_computed__", ()):
-            label, expressions, show = COMPUTED[name]()
+            label, expressions, show = COMPUTED[name](self.pseudonymise)
             sheet.add(label, *expressions, show=show)
         query = _join_case(sheet.select().select_from(model), model, entity.case_path)
         query = query.join(Tenant, Tenant.id == Trajectory.tenant_id).where(visible_clause(Trajectory, self.scope))
@@ -150,16 +152,18 @@ def _join_case(query, model, path):
     return query
 
 
-def _referral_reasons():
-    return (_l("Referral reasons"), [*(getattr(Trajectory, name) for name in Trajectory.REASON_COLUMNS),
-                                     Trajectory.reason_other], Trajectory.describe_reasons)
+def _referral_reasons(pseudonymise):
+    # The other reason is free text: a pseudonymised workbook says only which of the listed reasons apply.
+    other = sa.null() if pseudonymise else Trajectory.reason_other
+    return (_l("Referral reasons"), [*(getattr(Trajectory, name) for name in Trajectory.REASON_COLUMNS), other],
+            Trajectory.describe_reasons)
 
 
-def _next_evaluation():
+def _next_evaluation(pseudonymise):
     return _l("Next evaluation"), [Trajectory.next_evaluation_date], None
 
 
-def _still_to_sign_column():
+def _still_to_sign_column(pseudonymise):
     return _l("Still to sign"), list(kpi.still_to_sign(NAME_SEPARATOR)), _still_to_sign
 
 

@@ -81,6 +81,14 @@ def test_opening_a_tenant_exporting_and_a_workbook_are_recorded(app, login, worl
     assert "Portaal" in workbook.detail and "2026-Q3" in workbook.detail
 
 
+def test_an_export_is_recorded_with_its_filters_whatever_else_the_address_holds(app, login, world):
+    client = login("portaal")
+    client.get(f"/tenantview/export/xlsx/?pad={'A' * 600}&_flt_0_last_name=Geheim&_oc_TenantView=city")
+    (exported,) = entries(app, action=AuditAction.export)
+    assert "_flt_0_last_name=Geheim" in exported.detail and "_oc_TenantView=city" in exported.detail
+    assert "pad=" not in exported.detail
+
+
 def test_entries_cannot_be_changed_through_the_portal(app, login, world):
     with app.app_context():
         builders.tenant()

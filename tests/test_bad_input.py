@@ -81,6 +81,19 @@ def test_the_same_refusal_on_flask_appbuilders_own_lists(login, world):
 
 
 @pytest.mark.parametrize("url", [
+    "/evaluationview/list/?_flt_0_nuisance_reports=99999999999999999999",
+    "/evaluationview/export/xlsx/?_flt_0_nuisance_reports=99999999999999999999",
+    "/auditview/list/?_flt_0_record_id=99999999999999999999",
+])
+def test_a_number_too_large_for_the_database_answers_400(login, world, url):
+    client = login("coordinator")
+    client.get("/lang/en")
+    response = client.get(url)
+    assert response.status_code == 400
+    assert "does not fit its field" in response.get_data(as_text=True)
+
+
+@pytest.mark.parametrize("url", [
     "/trajectoryview/list/?_flt_0_status=running", "/trajectoryview/export/xlsx/?_flt_0_status=running",
     "/debtview/list/?_flt_9_creditor=x", "/debtview/list/?_flt_0_nonexistent=1",  # a text has ten types: 0-9
 ])

@@ -144,3 +144,23 @@ def test_the_access_and_write_matrices_know_every_entity_with_a_screen(app, worl
             if entity.in_case or entity.scope == "public" and entity.model is not AuditEntry:
                 assert entity.model in test_authority_matrix.ADD_EXAMPLES, \
                     f"the write matrix has no add examples for {entity.name}"
+
+
+def test_a_pseudonymised_workbook_holds_no_declared_personal_text(app, whole_case):
+    """Whatever entity or field is added: no personal data, case note or staff name in the pseudonymised workbook."""
+    from openpyxl import load_workbook
+
+    from models import Contact, Organisation, Trajectory
+    from reports.partner_workbook import PartnerWorkbook
+
+    with app.app_context():
+        trajectory = db.session.execute(sa.select(Trajectory)).scalar_one()
+        trajectory.reason_other = "MARK-trajectory-reason_other"
+        trajectory.coordinator = Contact(name="MARK-contact", organisation=builders.organisation("Het Vierde Huis"))
+        db.session.commit()
+    with app.app_context(), app.test_request_context():
+        coordinator = db.session.execute(sa.select(Organisation).filter_by(name="Het Vierde Huis")).scalar_one()
+        book = load_workbook(PartnerWorkbook(db.session, coordinator, "2026-Q3", pseudonymise=True).build())
+    cells = [str(value) for sheet in book for row in sheet.iter_rows(values_only=True) for value in row if value]
+    assert any(cell == "LK-R-0001" for cell in cells), "the case is not in the workbook at all"
+    assert [cell for cell in cells if "MARK-" in cell] == []

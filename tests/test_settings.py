@@ -167,8 +167,12 @@ def test_the_admin_menu_offers_the_page(login, world):
     ({"evaluation_interval_months": ""}, "required"),
     ({"minimum_duration_months": "60", "maximum_duration_months": "48"}, "cannot be shorter than the minimum"),
     ({"eviction_cost_eur": "NaN"}, "amount"),
-    ({"eviction_cost_eur": "-5"}, "from 0 to"),
+    ({"eviction_cost_eur": "-5"}, "cannot be negative"),
     ({"success_target_percent": "101"}, "from 1 to 100"),
+    # As on every form of the portal: digits 0-9 only, and no number Python would read another way.
+    ({"evaluation_interval_months": "３"}, "digits 0 to 9"),
+    ({"evaluation_interval_months": "1_0"}, "digits 0 to 9"),
+    ({"eviction_cost_eur": "1e3"}, "amount"),
 ])
 def test_invalid_values_get_a_form_message_and_nothing_is_written(app, login, world, changes, message):
     admin = login("admin")
@@ -241,3 +245,9 @@ def test_a_planned_end_beyond_the_maximum_duration_is_refused_on_the_form(app, l
     values = form_values(client.get(edit).get_data(as_text=True))
     refused = client.client.post(edit, data=values)
     assert any("months after the start" in m for m in messages(refused))
+
+
+def test_an_amount_is_typed_as_on_every_form(app, login, world):
+    admin = login("admin")
+    assert _save(admin, eviction_cost_eur="25000,50").status_code == 302
+    assert _stored(app)["eviction_cost_eur"] == Decimal("25000.50")

@@ -4,6 +4,7 @@ Columns fall back to the list's own, headers to its labels, masks to its masks, 
 come from the same filtered, searched, scoped query: screen and file never disagree.
 """
 import re
+from urllib.parse import urlencode
 from datetime import date
 from operator import attrgetter, itemgetter
 
@@ -17,6 +18,9 @@ from reports.xlsx import XLSX_MIMETYPE, Column, XlsxWorkbook
 
 from .declared import export_fields
 from .listing import refusing_bad_filter_values
+
+
+EXPORT_ARGUMENT = re.compile(r"^_(flt_\d+|oc|od)_\w+$")
 
 
 def slug(text) -> str:
@@ -41,7 +45,7 @@ class ExportMixin:
         filters = filters.get_joined_filters(self._base_filters)
         names = self._visible(self.export_columns or export_fields(self.datamodel.obj, self.list_columns))
         record_access(self.datamodel.session, AuditAction.export, self.datamodel.obj.__tablename__,
-                      detail=request.query_string.decode(errors="replace") or None)
+                      detail=_what_was_exported())
         expressions = [self.datamodel.sql_expression(name) for name in names]
         book = XlsxWorkbook()
         if all(expression is not None for expression in expressions):
@@ -71,6 +75,13 @@ class ExportMixin:
                 read = _masked(read, masks[name])
             columns.append(Column(self.label_columns.get(name, name), read, yes_no))
         return columns
+
+
+def _what_was_exported():
+    """The export's filters, search and order for the trail: only the arguments that chose the rows,
+    so that no padding can push them out of the entry's length."""
+    chosen = [(name, value) for name, value in request.args.items(multi=True) if EXPORT_ARGUMENT.match(name)]
+    return urlencode(sorted(chosen)) or None
 
 
 def _masked(read, mask):

@@ -32,7 +32,7 @@ def refusing_bad_filter_values(session):
         yield
     except (sa.exc.OperationalError, sa.exc.InterfaceError):
         raise  # the database is away: the outage page, not the user's fault
-    except (sa.exc.StatementError, LookupError, ValueError) as error:
+    except (sa.exc.StatementError, LookupError, ValueError, OverflowError) as error:
         session.rollback()
         log.info("Refused list filter: %s", error)
         abort(400, description=str(_l("A search value does not fit its field; change the search and try again.")))

@@ -5,12 +5,13 @@ from flask_appbuilder.forms import DynamicForm
 from flask_babel import lazy_gettext as _l
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
-from wtforms import DecimalField, HiddenField, IntegerField
+from wtforms import HiddenField, IntegerField
 from wtforms.validators import InputRequired
 
 from models import db
 from models.settings import PolicySettings, SettingError, StalePolicy, is_money, save_policy, stored_policy
 
+from .fields import AmountField, FiniteAmount, WholeNumber
 from .widgets import PortalFormWidget
 
 STALE_MESSAGE = _l("Another Admin saved the settings after you opened this page. Nothing was saved: "
@@ -22,10 +23,11 @@ def _field(setting):
     low, high = setting.metadata["minimum"], setting.metadata["maximum"]
     description = _l("%(help)s Allowed: %(minimum)s to %(maximum)s.", help=setting.metadata["help"],
                      minimum=low, maximum=high)
+    # The portal's own inputs, as on every form: amounts in Dutch or English notation, digits 0-9 only.
     if is_money(setting):
-        return DecimalField(setting.metadata["label"], places=2, description=description,
-                            validators=[InputRequired()])
-    return IntegerField(setting.metadata["label"], description=description, validators=[InputRequired()])
+        return AmountField(setting.metadata["label"], places=2, description=description,
+                           validators=[InputRequired(), FiniteAmount()])
+    return IntegerField(setting.metadata["label"], description=description, validators=[InputRequired(), WholeNumber()])
 
 
 class PolicySettingsForm(DynamicForm):
