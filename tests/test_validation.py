@@ -2,6 +2,7 @@
 from datetime import date, timedelta
 
 import pytest
+from flask_babel import force_locale
 
 import builders
 from conftest import form_values, messages
@@ -219,3 +220,23 @@ def test_a_message_shows_a_typed_name_as_text(app, login, world):
     html = response.get_data(as_text=True)
     assert "<img src=x" not in html
     assert any("<img src=x onerror=alert(1)>" in message for message in messages(response))
+
+
+def test_a_delete_refusal_does_not_count_other_organisations_records(app, world):
+    """What refers to a record is counted within the user's cases: other cases are said to exist, no more.
+
+    (The write rules leave today's screens no such delete to attempt; the count is guarded all the same.)"""
+    from views.deleting import linked_records
+
+    with app.app_context():
+        tenant = builders.tenant("LK-X-0002", "Portaal")
+        trajectory = builders.trajectory(tenant, involved=["Het Vierde Huis"])
+        trajectory.referring_organisation = builders.organisation("Mitros")
+        db.session.commit()
+        tenant_id = tenant.id
+    with app.app_context(), app.test_request_context(), force_locale("en"):
+        tenant = db.session.get(Tenant, tenant_id)
+        as_portaal = linked_records(tenant, world["Portaal"])
+        as_coordinator = linked_records(tenant)
+    assert as_portaal == ["records in cases your organisation is not part of"]
+    assert as_coordinator == ["1 trajectories"]

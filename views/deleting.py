@@ -13,7 +13,9 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from models import authority, registry
 from models.authority import NotAllowed
+from models.scope import ALL_CASES, visible_clause
 
+from .interface import security_manager
 from .layout import safe_next
 from .saving import DomainError
 
@@ -40,7 +42,7 @@ class DeletingMixin:
             abort(404)
         if not authority.may_delete(self.actor(), item):
             abort(403)
-        blockers = linked_records(item)
+        blockers = linked_records(item, security_manager().case_scope())
         if blockers:
             flash(
                 _l("%(record)s cannot be deleted: it still has %(linked)s. Remove or move those first.",
@@ -73,18 +75,29 @@ def records_label(table_name) -> str:
     return registry.plural_label(table_name)
 
 
-def linked_records(item) -> list:
-    """What still refers to `item` through a foreign key that does not cascade, as "3 debts"."""
+def linked_records(item, scope=ALL_CASES) -> list:
+    """What still refers to `item` through a foreign key that does not cascade, as "3 debts".
+
+    Counted within `scope`: records in cases the user does not see are said to exist, never how many
+    or of what kind, as the refusal must not tell an organisation about other organisations' cases.
+    """
     table = item.__table__
     session = sa.inspect(item).session
-    found = []
+    found, unseen = [], False
     for other in table.metadata.sorted_tables:
         for fk in other.foreign_keys:
             if fk.column.table is not table or (fk.ondelete or "").upper() in ("CASCADE", "SET NULL"):
                 continue
-            count = session.execute(
-                sa.select(sa.func.count()).select_from(other).where(fk.parent == getattr(item, fk.column.key))
-            ).scalar()
+            referring = fk.parent == getattr(item, fk.column.key)
+            count = session.execute(sa.select(sa.func.count()).select_from(other).where(referring)).scalar()
+            entity = registry.entity(other.name)
+            if count and entity is not None and entity.scope not in (None, "public"):
+                seen = session.execute(sa.select(sa.func.count()).select_from(entity.model)
+                                       .where(referring, visible_clause(entity.model, scope))).scalar()
+                unseen = unseen or seen < count
+                count = seen
             if count:
                 found.append(f"{count} {records_label(other.name)}")
+    if unseen:
+        found.append(str(_l("records in cases your organisation is not part of")))
     return found
