@@ -46,10 +46,8 @@ def model_labels(model) -> dict:
 
 
 def sensitive_columns(model) -> set:
-    return {
-        c.key for c in sa.inspect(model).column_attrs
-        if isinstance(c.columns[0], sa.Column) and c.columns[0].info.get("sensitive")
-    }
+    """Special-category fields, as the model declares them (models.registry)."""
+    return set(registry.Entity(model).sensitive)
 
 
 class PortalModelView(ListingMixin, FormMixin, AutocompleteMixin, SavingMixin, DeletingMixin, ExportMixin, ModelView):

@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import MANYTOONE
 
-from models import Model, registry
+from models import registry
 from models.audit import SENSITIVE_PLACEHOLDER
 from models.scope import visible_clause
 
@@ -27,10 +27,8 @@ def record_type_label(table_name) -> str:
 
 
 def model_for_table(table_name):
-    for mapper in Model.registry.mappers:
-        if getattr(mapper.class_, "__tablename__", None) == table_name:
-            return mapper.class_
-    return None
+    found = registry.entity(table_name)
+    return found.model if found is not None else None
 
 
 class ChangeDescriber:
